@@ -1,0 +1,70 @@
+"""The driver-level cursor the posting hot paths use, for both databases.
+
+SQLAlchemy builds, caches and wraps every statement, which costs more than
+SQLite needs to run it; the journal's few fixed statements are written once
+here with ``:name`` parameters and run on the transaction's own DBAPI cursor.
+Values are adapted the way SQLAlchemy stores them, so the ORM reads the same
+rows back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@lru_cache(maxsize=256)
+def _pg_text(text: str) -> str:
+    return _PARAM.sub(r"%(\1)s", text)
+
+
+class Raw:
+    """Runs fixed SQL on the DBAPI cursor of a SQLAlchemy connection's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.pg = conn.dialect.name == "postgresql"
+        if conn.dialect.name not in ("postgresql", "sqlite"):  # pragma: no cover
+            raise ValueError(f"unsupported database {conn.dialect.name}")
+        self.driver = conn.connection.driver_connection
+        self.cur = self.driver.cursor()
+
+    def _sql(self, text: str) -> str:
+        return _pg_text(text) if self.pg else text
+
+    def one(self, text: str, params: Mapping[str, Any] | None = None) -> tuple | None:
+        self.cur.execute(self._sql(text), params or {})
+        return self.cur.fetchone()
+
+    def all(self, text: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        self.cur.execute(self._sql(text), params or {})
+        return self.cur.fetchall()
+
+    def run(self, text: str, params: Mapping[str, Any] | None = None) -> None:
+        self.cur.execute(self._sql(text), params or {})
+
+    def many(self, text: str, rows: Iterable[Mapping[str, Any]] | Sequence[Sequence[Any]]) -> None:
+        self.cur.executemany(self._sql(text), rows)
+
+    # SQLAlchemy keeps dates and datetimes as text on SQLite; match its format.
+    def date(self, value: dt.date) -> Any:
+        return value if self.pg else value.isoformat()
+
+    def timestamp(self, value: dt.datetime) -> Any:
+        return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def to_date(self, value: Any) -> dt.date:
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+    @property
+    def true(self) -> Any:
+        return True if self.pg else 1
+
+    def close(self) -> None:
+        self.cur.close()
