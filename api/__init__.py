@@ -1,0 +1,62 @@
+"""Kehou Ledger's HTTP API: ``create_app()`` wires configuration, database, auth and resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from . import audit, auth, config, errors
+from .database import Database
+
+
+class KehouApi(Api):
+    """flask-smorest's Api with errors rendered as problem+json."""
+
+    def handle_http_exception(self, error):  # type: ignore[no-untyped-def]
+        return errors.http_problem(error)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(config.load(test_config))
+    if not app.config.get("SECRET_KEY"):
+        import secrets
+
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+
+    Database(app)
+    audit.init_app(app)
+    auth.init_app(app)
+
+    from .schemas import ProblemOut
+
+    KehouApi.ERROR_SCHEMA = ProblemOut
+    api = KehouApi(app)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "API token"}
+    )
+    api.spec.options["security"] = [{"bearer": []}]
+
+    from .resources import books, users
+
+    api.register_blueprint(books.blp)
+    api.register_blueprint(users.blp)
+    errors.register(app)
+    _serve_docs_assets(app)
+
+    from . import cli
+
+    cli.register(app)
+    return app
+
+
+def _serve_docs_assets(app: Flask) -> None:
+    """Swagger UI's files from the swagger-ui-bundle package, so /api/docs works offline."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    @app.get("/api/docs/static/<path:filename>")
+    def docs_static(filename: str):  # type: ignore[no-untyped-def]
+        return send_from_directory(swagger_ui_path, filename, max_age=3600)

@@ -1,0 +1,180 @@
+"""The ``kehou`` command: a Flask CLI group over ``api.create_app``.
+
+Each command runs in one transaction and commits once at the end.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.books.errors import DomainError
+
+from .database import get_db
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One session per command: commit if the block finishes, roll back if it raises."""
+    db = get_db().ensure(current_app)()
+    try:
+        yield db
+        db.commit()
+    except DomainError as exc:
+        db.rollback()
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    finally:
+        db.close()
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # pragma: no cover - no user database in some containers
+        return "cli"
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(users_group)
+    app.cli.add_command(demo_group)
+
+
+@click.group("db", help="Database schema.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply migrations up to head (creates the SQLite file).")
+@with_appcontext
+def db_upgrade() -> None:
+    from . import db as migrations
+
+    url = current_app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///") :])), exist_ok=True)
+    migrations.upgrade(get_db().ensure(current_app) and get_db().engine)
+    click.echo(f"database at head: {get_db().engine.url.render_as_string(hide_password=True)}")
+
+
+@click.group("users", help="Users and API tokens.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create", help="Create a user; prints the new token as the last line.")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "finance", "auditor", "parent", "teacher"]))
+@with_appcontext
+def users_create(email: str, role: str) -> None:
+    from .audit import record
+    from .auth import create_user
+
+    with unit_of_work() as db:
+        user, token = create_user(db, email, role)
+        record(db, "user.create", f"user:{user.id}", {"role": role}, actor=_cli_actor())
+    click.echo(f"created {user.email} ({user.role}), id {user.id}; token:")
+    click.echo(token)
+
+
+@users_group.command("token", help="Issue another token for a user; prints it as the last line.")
+@click.argument("email")
+@with_appcontext
+def users_token(email: str) -> None:
+    from .audit import record
+    from .auth import issue_token
+
+    with unit_of_work() as db:
+        user = _find_user(db, email)
+        token = issue_token(db, user)
+        record(db, "token.issue", f"user:{user.id}", actor=_cli_actor())
+    click.echo(token)
+
+
+@users_group.command("revoke", help="Revoke every token of a user.")
+@click.argument("email")
+@with_appcontext
+def users_revoke(email: str) -> None:
+    from .audit import record
+    from .auth import revoke_tokens
+
+    with unit_of_work() as db:
+        user = _find_user(db, email)
+        count = revoke_tokens(db, user)
+        record(db, "token.revoke", f"user:{user.id}", {"revoked": count}, actor=_cli_actor())
+    click.echo(f"revoked {count} token(s) of {user.email}")
+
+
+@users_group.command("list", help="List users.")
+@with_appcontext
+def users_list() -> None:
+    from .models import User
+
+    with unit_of_work() as db:
+        for user in db.scalars(select(User).order_by(User.id)):
+            state = "active" if user.is_active else "inactive"
+            click.echo(f"{user.id}\t{user.email}\t{user.role}\t{state}")
+
+
+def _find_user(db: Session, email: str):  # type: ignore[no-untyped-def]
+    from .models import User
+
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    return user
+
+
+@click.group("demo", help="Demo data.")
+def demo_group() -> None:
+    pass
+
+
+@demo_group.command("load", help="Load the small demo book and users.")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database holds any book.")
+@click.option(
+    "--tokens-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the demo users' tokens to this file.",
+)
+@with_appcontext
+def demo_load(if_empty: bool, tokens_file: str | None) -> None:
+    from ledger.books import Book
+
+    from .demo import load_demo
+
+    with unit_of_work() as db:
+        if if_empty and db.scalar(select(func.count()).select_from(Book)):
+            click.echo("demo: the database already holds books; nothing loaded")
+            return
+        tokens = load_demo(db, actor=_cli_actor())
+    lines = [f"{email}\t{role}\t{token}" for email, role, token in tokens]
+    click.echo("demo book DEMO loaded; users and tokens (shown once):")
+    for line in lines:
+        click.echo("  " + line)
+    if tokens_file:
+        os.makedirs(os.path.dirname(os.path.abspath(tokens_file)), exist_ok=True)
+        fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        click.echo(f"tokens also written to {tokens_file}")
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """Kehou Ledger: fee, subsidy and cost-sharing ledger for after-school programmes."""
