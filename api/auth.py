@@ -30,7 +30,7 @@ from .models import ApiToken, BookAccess, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TOKEN_PREFIX = "kh_"
+TOKEN_PREFIX = "kh_"  # noqa: S105 - a prefix, not a secret
 
 
 class InvalidUser(DomainError):

@@ -72,7 +72,9 @@ def users_group() -> None:
 
 @users_group.command("create", help="Create a user; prints the new token as the last line.")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["admin", "finance", "auditor", "parent", "teacher"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "finance", "auditor", "parent", "teacher"])
+)
 @with_appcontext
 def users_create(email: str, role: str) -> None:
     from .audit import record

@@ -70,17 +70,50 @@ def load_demo(db: Session, *, actor: str) -> list[tuple[str, str, str]]:
     who = finance.email
     entries = [
         # Basic care for September: cost 300.00 per student; government 150, school 50, parent 100.
-        _draft(dt.date(2026, 9, 1), "9月基本托管 王小明 / September basic care, Wang", "charge",
-               "demo-1", ("1123", 15000), ("1124", 5000), ("1122.H0001", 10000), ("4001", -30000)),
+        _draft(
+            dt.date(2026, 9, 1),
+            "9月基本托管 王小明 / September basic care, Wang",
+            "charge",
+            "demo-1",
+            ("1123", 15000),
+            ("1124", 5000),
+            ("1122.H0001", 10000),
+            ("4001", -30000),
+        ),
         # Li is a hardship student: the parent share is waived and the government covers it.
-        _draft(dt.date(2026, 9, 1), "9月基本托管 李小红（困难减免）/ September, Li (hardship waiver)",
-               "charge", "demo-2", ("1123", 25000), ("1124", 5000), ("4001", -30000)),
-        _draft(dt.date(2026, 9, 10), "王家缴费 / Payment, Wang household", "payment", "demo-3",
-               ("1002", 10000), ("1122.H0001", -10000)),
-        _draft(dt.date(2026, 9, 25), "区财政补贴到账 / District subsidy received", "subsidy_receipt",
-               "demo-4", ("1002", 40000), ("1123", -40000)),
-        _draft(dt.date(2026, 9, 30), "9月教师补助 / September teacher stipends", "stipend",
-               "demo-5", ("5001", 36000), ("2211", -36000)),
+        _draft(
+            dt.date(2026, 9, 1),
+            "9月基本托管 李小红（困难减免）/ September, Li (hardship waiver)",
+            "charge",
+            "demo-2",
+            ("1123", 25000),
+            ("1124", 5000),
+            ("4001", -30000),
+        ),
+        _draft(
+            dt.date(2026, 9, 10),
+            "王家缴费 / Payment, Wang household",
+            "payment",
+            "demo-3",
+            ("1002", 10000),
+            ("1122.H0001", -10000),
+        ),
+        _draft(
+            dt.date(2026, 9, 25),
+            "区财政补贴到账 / District subsidy received",
+            "subsidy_receipt",
+            "demo-4",
+            ("1002", 40000),
+            ("1123", -40000),
+        ),
+        _draft(
+            dt.date(2026, 9, 30),
+            "9月教师补助 / September teacher stipends",
+            "stipend",
+            "demo-5",
+            ("5001", 36000),
+            ("2211", -36000),
+        ),
     ]
     for draft in entries:
         engine.post_entry(db, book.id, draft, actor=who)

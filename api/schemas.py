@@ -1,4 +1,4 @@
-"""marshmallow schemas: money as strings, enums as strings, dates in ISO 8601, unknown fields refused."""
+"""marshmallow schemas: money and enums as strings, ISO 8601 dates, unknown fields refused."""
 
 from __future__ import annotations
 
@@ -99,9 +99,7 @@ class BookPage(Page):
 class AccountIn(Strict):
     code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    type = fields.String(
-        required=True, validate=validate.OneOf([t.value for t in AccountType])
-    )
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in AccountType]))
     parent = fields.String(load_default=None, allow_none=True)
 
 

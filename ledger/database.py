@@ -29,7 +29,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _setup_postgresql(engine)
         return engine
-    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    raise ValueError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    )
 
 
 def _setup_sqlite(engine: Engine) -> None:

@@ -46,7 +46,7 @@ def _refuse_float(value: object) -> None:
     if isinstance(value, float):
         raise InvalidAmount(
             "amount_is_float",
-            "amounts must be exact decimal strings such as \"12.34\", never floats",
+            'amounts must be exact decimal strings such as "12.34", never floats',
         )
 
 
@@ -64,12 +64,8 @@ def parse_amount(text: object, *, allow_negative: bool = False, allow_zero: bool
         )
     if not _AMOUNT_RE.match(text):
         if re.match(r"^-?[0-9]+\.[0-9]{3,}$", text):
-            raise InvalidAmount(
-                "too_many_decimals", f"amount {text!r} has more than two decimals"
-            )
-        raise InvalidAmount(
-            "malformed_amount", f'amount {text!r} is not a decimal such as "12.34"'
-        )
+            raise InvalidAmount("too_many_decimals", f"amount {text!r} has more than two decimals")
+        raise InvalidAmount("malformed_amount", f'amount {text!r} is not a decimal such as "12.34"')
     fen = int((Decimal(text) * FEN_PER_YUAN).to_integral_exact())
     if fen < 0 and not allow_negative:
         raise InvalidAmount("negative_amount", f"amount {text} must not be negative")

@@ -126,9 +126,11 @@ class OneBook(MethodView):
 
 def _account_view(accounts: list[Account]) -> list[dict[str, Any]]:
     parent_ids = {a.parent_id for a in accounts if a.parent_id}
-    codes = dict(
-        session().execute(select(Account.id, Account.code).where(Account.id.in_(parent_ids)))
-    ) if parent_ids else {}
+    codes = (
+        dict(session().execute(select(Account.id, Account.code).where(Account.id.in_(parent_ids))))
+        if parent_ids
+        else {}
+    )
     return [
         {
             "code": a.code,
@@ -256,9 +258,7 @@ def entry_views(entries: list[Entry]) -> list[dict[str, Any]]:
 
 
 def _entry(entry_id: int) -> Entry:
-    entry = session().scalar(
-        select(Entry).where(Entry.book_id == _book().id, Entry.id == entry_id)
-    )
+    entry = session().scalar(select(Entry).where(Entry.book_id == _book().id, Entry.id == entry_id))
     if entry is None:
         raise NotFound(f"no entry {entry_id} in book {_book().code!r}")
     return entry
@@ -347,7 +347,9 @@ class ReverseEntry(MethodView):
         if result.replayed:
             session().rollback()
             return entry_views([_entry(result.entry_id)])[0], 200
-        audit.commit("entry.reverse", f"book:{book}/entry:{entry_id}", {"reversal": result.entry_id})
+        audit.commit(
+            "entry.reverse", f"book:{book}/entry:{entry_id}", {"reversal": result.entry_id}
+        )
         return entry_views([_entry(result.entry_id)])[0]
 
 

@@ -145,7 +145,5 @@ def verify_chain(session: Session, book_id: int, *, batch: int = 2000) -> ChainR
             expected_number += 1
         last_number = entries[-1].number
     if book.last_number != expected_number - 1 or book.last_hash != prev:
-        return ChainReport(
-            False, checked, None, "the book's head does not point at its last entry"
-        )
+        return ChainReport(False, checked, None, "the book's head does not point at its last entry")
     return ChainReport(True, checked, None)

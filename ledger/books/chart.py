@@ -7,8 +7,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .journal import lock_book
 from .errors import AccountExists, AccountNotZero, BookExists, InvalidAccount, NotFound
+from .journal import lock_book
 from .models import Account, AccountType, Balance, Book, utcnow
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -70,9 +70,10 @@ def create_account(
                 f"{parent_account.type} account {parent!r}",
                 field="parent",
             )
-    if session.scalar(
-        select(Account.id).where(Account.book_id == book.id, Account.code == code)
-    ) is not None:
+    if (
+        session.scalar(select(Account.id).where(Account.book_id == book.id, Account.code == code))
+        is not None
+    ):
         raise AccountExists(f"account {code!r} exists in this book", field="code")
     account = Account(
         book_id=book.id,

@@ -72,9 +72,7 @@ class EntryDraft:
             f"{len(self.memo)}:{self.memo}",
             "-" if self.source_ref is None else f"{len(self.source_ref)}:{self.source_ref}",
         ]
-        parts.extend(
-            f"{len(p.account)}:{p.account}:{p.amount}:{p.currency}" for p in self.postings
-        )
+        parts.extend(f"{len(p.account)}:{p.account}:{p.amount}:{p.currency}" for p in self.postings)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -294,10 +292,7 @@ def _postings_insert(n: int) -> str:
     return _POSTINGS_INSERT_CACHE.get(n) or _POSTINGS_INSERT_CACHE.setdefault(
         n,
         "INSERT INTO postings (entry_id, book_id, account_id, effective_date, amount, currency) "
-        "VALUES "
-        + ", ".join(
-            f"(:e, :b, :a{i}, :d, :m{i}, :c{i})" for i in range(n)
-        ),
+        "VALUES " + ", ".join(f"(:e, :b, :a{i}, :d, :m{i}, :c{i})" for i in range(n)),
     )
 
 
@@ -417,8 +412,7 @@ def post_entry(session: Session, book_id: int, draft: EntryDraft, *, actor: str)
             request_hash=content_hash,
             reverses_id=None,
             lines=[
-                (a, p.amount, p.currency)
-                for a, p in zip(account_ids, draft.postings, strict=True)
+                (a, p.amount, p.currency) for a, p in zip(account_ids, draft.postings, strict=True)
             ],
         )
     finally:
@@ -458,14 +452,11 @@ def reverse_entry(
             raise NotFound(f"no entry {entry_id} in this book")
         if original[2] == EntryKind.REVERSAL:
             raise CannotReverseReversal(
-                f"entry #{original[1]} is itself a reversal; "
-                "post the original entry again instead"
+                f"entry #{original[1]} is itself a reversal; post the original entry again instead"
             )
         done = db.one("SELECT number FROM entries WHERE reverses_id = :id", {"id": entry_id})
         if done is not None:
-            raise AlreadyReversed(
-                f"entry #{original[1]} was already reversed by entry #{done[0]}"
-            )
+            raise AlreadyReversed(f"entry #{original[1]} was already reversed by entry #{done[0]}")
         _check_open_period(db, book_id, effective_date)
         lines = db.all(
             "SELECT p.account_id, p.amount, p.currency, a.code, a.is_closed FROM postings p "
@@ -578,9 +569,12 @@ def _bulk(db: Raw, book_id: int, drafts: list[EntryDraft], actor: str, result: B
         day = day_cache.get(d.effective_date)
         if day is None:
             closed.check(d.effective_date, where=f"entry {i}: ")
-            day = day_cache[d.effective_date] = (d.effective_date.isoformat(), db.date(d.effective_date))
+            day = day_cache[d.effective_date] = (
+                d.effective_date.isoformat(),
+                db.date(d.effective_date),
+            )
         lines = []
-        for j, p in enumerate(d.postings):
+        for p in d.postings:
             hit = found.get(p.account)
             if hit is None or hit[1]:
                 _account_ids(found, d, where=f"entry {i}: ")  # raises with the right message
@@ -597,12 +591,35 @@ def _bulk(db: Raw, book_id: int, drafts: list[EntryDraft], actor: str, result: B
                 s[1] -= amount
         number += 1
         entry_digest = digest(
-            prev, code, number, d.kind, day[0], recorded_iso, d.memo, d.source_ref, actor, None,
+            prev,
+            code,
+            number,
+            d.kind,
+            day[0],
+            recorded_iso,
+            d.memo,
+            d.source_ref,
+            actor,
+            None,
             lines,
         )
         entry_rows.append(
-            (entry_id, book_id, number, d.kind, day[1], recorded_db, d.memo, d.source_ref,
-             actor, d.idempotency_key, h, None, prev, entry_digest)
+            (
+                entry_id,
+                book_id,
+                number,
+                d.kind,
+                day[1],
+                recorded_db,
+                d.memo,
+                d.source_ref,
+                actor,
+                d.idempotency_key,
+                h,
+                None,
+                prev,
+                entry_digest,
+            )
         )
         prev = entry_digest
     _copy_rows(db, entry_rows, posting_rows)
@@ -619,8 +636,20 @@ def _bulk(db: Raw, book_id: int, drafts: list[EntryDraft], actor: str, result: B
 
 
 _ENTRY_COLUMNS = (
-    "id", "book_id", "number", "kind", "effective_date", "recorded_at", "memo", "source_ref",
-    "posted_by", "idempotency_key", "request_hash", "reverses_id", "prev_hash", "hash",
+    "id",
+    "book_id",
+    "number",
+    "kind",
+    "effective_date",
+    "recorded_at",
+    "memo",
+    "source_ref",
+    "posted_by",
+    "idempotency_key",
+    "request_hash",
+    "reverses_id",
+    "prev_hash",
+    "hash",
 )
 _POSTING_COLUMNS = ("entry_id", "book_id", "account_id", "effective_date", "amount", "currency")
 
@@ -628,8 +657,7 @@ _POSTING_COLUMNS = ("entry_id", "book_id", "account_id", "effective_date", "amou
 def _reserve_entry_ids(db: Raw, n: int) -> list[int]:
     if db.pg:
         rows = db.all(
-            "SELECT nextval(pg_get_serial_sequence('entries', 'id')) "
-            "FROM generate_series(1, :n)",
+            "SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, :n)",
             {"n": n},
         )
         return sorted(r[0] for r in rows)

@@ -33,9 +33,7 @@ def create_period(session: Session, book: Book, *, start: dt.date, end: dt.date)
 
 
 def get_period(session: Session, book: Book, period_id: int) -> Period:
-    period = session.scalar(
-        select(Period).where(Period.book_id == book.id, Period.id == period_id)
-    )
+    period = session.scalar(select(Period).where(Period.book_id == book.id, Period.id == period_id))
     if period is None:
         raise NotFound(f"no period {period_id} in book {book.code!r}")
     return period
