@@ -25,7 +25,7 @@ CNY: Currency = get_currency("CNY")
 CURRENCY_CODE = "CNY"
 FEN_PER_YUAN = 100
 _CENT = Decimal("0.01")
-_AMOUNT_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?$")
+_AMOUNT_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?")
 #: The largest amount the database column (BigInteger of fen) can hold.
 MAX_FEN = 2**63 - 1
 
@@ -62,8 +62,9 @@ def parse_amount(text: object, *, allow_negative: bool = False, allow_zero: bool
             "amount_not_string",
             f'amount must be a string such as "12.34", not {type(text).__name__}',
         )
-    if not _AMOUNT_RE.match(text):
-        if re.match(r"^-?[0-9]+\.[0-9]{3,}$", text):
+    # fullmatch, not match with "$": "$" also matches before a trailing newline.
+    if not _AMOUNT_RE.fullmatch(text):
+        if re.fullmatch(r"-?[0-9]+\.[0-9]{3,}", text):
             raise InvalidAmount("too_many_decimals", f"amount {text!r} has more than two decimals")
         raise InvalidAmount("malformed_amount", f'amount {text!r} is not a decimal such as "12.34"')
     fen = int((Decimal(text) * FEN_PER_YUAN).to_integral_exact())
@@ -137,7 +138,9 @@ def round_fen_half_up(numerator: int, denominator: int) -> int:
     return sign * q
 
 
-def allocate(total: int, weights: Sequence[int]) -> list[int]:
+def allocate(
+    total: int, weights: Sequence[int], *, remainder_order: Sequence[int] | None = None
+) -> list[int]:
     """Split ``total`` fen in proportion to ``weights`` by largest remainder.
 
     Each share is first rounded down; the fen left over go one each to the
@@ -145,6 +148,11 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     first). The result always sums to ``total``; it is deterministic; a zero
     weight always gets zero. Weights are non-negative integers (fen, days or
     basis points), so no float ever enters.
+
+    With ``remainder_order`` (indices), the leftover fen go one each to those
+    parts in that order instead, skipping zero weights, cycling if needed:
+    billing uses it so that a remainder goes to the government, then the
+    school, and never to the parent.
     """
     if not isinstance(total, int) or isinstance(total, bool):
         raise InvalidAmount("amount_not_integer_fen", f"{total!r} is not an integer of fen")
@@ -167,6 +175,15 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
         shares.append(q)
         remainders.append((-r, i))
     left = magnitude - sum(shares)
-    for _, i in sorted(remainders)[:left]:
-        shares[i] += 1
+    if remainder_order is None:
+        order = [i for _, i in sorted(remainders)]
+    else:
+        order = [i for i in remainder_order if 0 <= i < len(weights) and weights[i] > 0]
+        if left and not order:
+            raise ValueError("no part named in remainder_order can take the remainder")
+    k = 0
+    while left:
+        shares[order[k % len(order)]] += 1
+        left -= 1
+        k += 1
     return [sign * s for s in shares]

@@ -127,7 +127,11 @@ class OneBook(MethodView):
 def _account_view(accounts: list[Account]) -> list[dict[str, Any]]:
     parent_ids = {a.parent_id for a in accounts if a.parent_id}
     codes = (
-        dict(session().execute(select(Account.id, Account.code).where(Account.id.in_(parent_ids))))
+        dict(
+            session()
+            .execute(select(Account.id, Account.code).where(Account.id.in_(parent_ids))).all()
+            .all()
+        )
         if parent_ids
         else {}
     )

@@ -1,0 +1,536 @@
+"""Tables of the after-school domain.
+
+Money columns are integers of fen with named CHECK constraints; percentages
+are basis points. Rows that evidence consent or approval (applications,
+waivers, hardship status) keep who did what and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ledger.books.models import utcnow
+from ledger.books.orm import Base, BigId
+
+from .fees import BillingPeriodKind, RefundRule, ShareMode, Unit, WaiverCover
+
+PROGRAMME_KINDS = ("basic_care", "enrichment", "extended_care")
+
+
+def _in(values) -> str:  # type: ignore[no-untyped-def]
+    return ", ".join(f"'{getattr(v, 'value', v)}'" for v in values)
+
+
+class District(Base):
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: The government funder that pays the district's subsidies (e.g. 区财政局).
+    funder_name: Mapped[str] = mapped_column(String(200))
+    #: Local end of the working day; a programme must not end before it ("5+2").
+    end_of_work: Mapped[dt.time] = mapped_column(Time, default=dt.time(17, 30))
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id"), unique=True)
+    bank_name: Mapped[str | None] = mapped_column(String(200))
+    bank_account: Mapped[str | None] = mapped_column(String(64))
+    complaints_phone: Mapped[str | None] = mapped_column(String(40))
+
+    district: Mapped[District] = relationship()
+
+
+class Term(Base):
+    __tablename__ = "terms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+    billing_months: Mapped[int] = mapped_column(Integer)
+    #: ISO weekdays with service, e.g. "12345".
+    weekdays: Mapped[str] = mapped_column(String(7), default="12345")
+    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        CheckConstraint('"end" >= start', name="end_not_before_start"),
+        CheckConstraint("billing_months BETWEEN 1 AND 12", name="billing_months_range"),
+    )
+
+
+class CalendarDay(Base):
+    """A holiday inside a term, or a make-up day (调休上课) on a weekend."""
+
+    __tablename__ = "calendar_days"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    term_id: Mapped[int] = mapped_column(ForeignKey("terms.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("term_id", "day"),
+        CheckConstraint("kind IN ('holiday', 'makeup')", name="kind_known"),
+    )
+
+
+class SchoolClass(Base):
+    __tablename__ = "classes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    grade: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+
+
+class Household(Base):
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    name: Mapped[str] = mapped_column(String(200))
+
+    guardians: Mapped[list[Guardian]] = relationship(back_populates="household")
+
+
+class Guardian(Base):
+    __tablename__ = "guardians"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    relation: Mapped[str | None] = mapped_column(String(40))
+
+    household: Mapped[Household] = relationship(back_populates="guardians")
+
+
+class Student(Base):
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    student_no: Mapped[str | None] = mapped_column(String(40))
+    left_behind: Mapped[bool] = mapped_column(Boolean, default=False)
+    migrant: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_students_household_id", "household_id"),)
+
+
+class HardshipStatus(Base):
+    """Verified economic hardship (家庭经济困难): the student pays nothing while it holds."""
+
+    __tablename__ = "hardship_statuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    evidence_ref: Mapped[str] = mapped_column(String(200))
+    verified_by: Mapped[str] = mapped_column(String(255))
+    verified_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (
+        CheckConstraint("valid_to >= valid_from", name="valid_range"),
+        Index("ix_hardship_statuses_student_id", "student_id"),
+    )
+
+
+class Programme(Base):
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    term_id: Mapped[int] = mapped_column(ForeignKey("terms.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    weekdays: Mapped[str] = mapped_column(String(7), default="12345")
+    start_time: Mapped[dt.time] = mapped_column(Time)
+    end_time: Mapped[dt.time] = mapped_column(Time)
+    capacity: Mapped[int] = mapped_column(Integer)
+    lessons_per_session: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(PROGRAMME_KINDS)})", name="kind_known"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("lessons_per_session > 0", name="lessons_positive"),
+        CheckConstraint("end_time > start_time", name="ends_after_start"),
+    )
+
+
+class FeeStandard(Base):
+    """A fee standard approved by the price authority (物价/发改部门核定). Never edited once used."""
+
+    __tablename__ = "fee_standards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[str] = mapped_column(String(10))
+    authority: Mapped[str] = mapped_column(String(200))
+    document_no: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint(f"unit IN ({_in(Unit)})", name="unit_known"),
+        CheckConstraint(f"kind IN ({_in(PROGRAMME_KINDS)})", name="kind_known"),
+        CheckConstraint("valid_to >= valid_from", name="valid_range"),
+        CheckConstraint(
+            "(district_id IS NULL) <> (school_id IS NULL)", name="district_or_school"
+        ),
+    )
+
+
+class CostPolicy(Base):
+    """A cost-sharing policy version (成本分担): unit cost, government and school shares."""
+
+    __tablename__ = "cost_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    effective_to: Mapped[dt.date] = mapped_column(Date)
+    unit: Mapped[str] = mapped_column(String(10))
+    unit_cost: Mapped[int] = mapped_column(BigInteger)
+    government_mode: Mapped[str] = mapped_column(String(10))
+    government_value: Mapped[int] = mapped_column(BigInteger)
+    school_mode: Mapped[str] = mapped_column(String(10))
+    school_value: Mapped[int] = mapped_column(BigInteger)
+    waiver_cover: Mapped[str] = mapped_column(String(12))
+    refund_rule: Mapped[str] = mapped_column(String(12))
+    fee_standard_id: Mapped[int] = mapped_column(ForeignKey("fee_standards.id"))
+    notice_ref: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    fee_standard: Mapped[FeeStandard] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("unit_cost > 0", name="unit_cost_positive"),
+        CheckConstraint("government_value >= 0 AND school_value >= 0", name="shares_not_negative"),
+        CheckConstraint(f"unit IN ({_in(Unit)})", name="unit_known"),
+        CheckConstraint(f"government_mode IN ({_in(ShareMode)})", name="government_mode_known"),
+        CheckConstraint(f"school_mode IN ({_in(ShareMode)})", name="school_mode_known"),
+        CheckConstraint(f"waiver_cover IN ({_in(WaiverCover)})", name="waiver_cover_known"),
+        CheckConstraint(f"refund_rule IN ({_in(RefundRule)})", name="refund_rule_known"),
+        CheckConstraint("effective_to >= effective_from", name="effective_range"),
+        CheckConstraint(
+            "(district_id IS NULL) <> (school_id IS NULL)", name="district_or_school"
+        ),
+    )
+
+
+class Application(Base):
+    """A guardian's application (家长申请), the class review and the school approval."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    applied_by: Mapped[str] = mapped_column(String(255))
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    #: When finance records a written application on a guardian's behalf.
+    written_ref: Mapped[str | None] = mapped_column(String(200))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    reviewed_by: Mapped[str | None] = mapped_column(String(255))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    review_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('applied', 'reviewed', 'approved', 'rejected', 'waitlisted', 'cancelled')",
+            name="status_known",
+        ),
+        Index("ix_applications_programme_id_status", "programme_id", "status"),
+    )
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    #: The first service day the student no longer attends (a withdrawal), if any.
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(255))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+
+    __table_args__ = (
+        UniqueConstraint("student_id", "programme_id"),
+        Index("ix_enrolments_programme_id", "programme_id"),
+    )
+
+
+class Absence(Base):
+    """A long absence reported by a guardian, credited under the ``half_month`` rule."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+    reported_by: Mapped[str] = mapped_column(String(255))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (CheckConstraint('"end" >= start', name="end_not_before_start"),)
+
+
+class WaiverGrant(Base):
+    """A full or partial waiver (免收/减免) of the parent share, approved by someone else."""
+
+    __tablename__ = "waivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    #: Basis points of the parent share waived (10000 = full waiver).
+    percent: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence_ref: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+
+    __table_args__ = (
+        CheckConstraint("percent > 0 AND percent <= 10000", name="percent_range"),
+        CheckConstraint("valid_to >= valid_from", name="valid_range"),
+        CheckConstraint(
+            "status IN ('requested', 'approved', 'rejected')", name="status_known"
+        ),
+        CheckConstraint(
+            "decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"
+        ),
+        Index("ix_waivers_student_id", "student_id"),
+    )
+
+
+class BillingRun(Base):
+    __tablename__ = "billing_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    term_id: Mapped[int] = mapped_column(ForeignKey("terms.id"))
+    period_kind: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    run_by: Mapped[str] = mapped_column(String(255))
+    run_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    charges_posted: Mapped[int] = mapped_column(Integer, default=0)
+    invoices_issued: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        CheckConstraint(f"period_kind IN ({_in(BillingPeriodKind)})", name="period_kind_known"),
+    )
+
+
+class ChargeRecord(Base):
+    """One enrolment's charge for one period, with every figure of its calculation."""
+
+    __tablename__ = "charges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    billing_run_id: Mapped[int] = mapped_column(ForeignKey("billing_runs.id"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    fee_standard_id: Mapped[int] = mapped_column(ForeignKey("fee_standards.id"))
+    policy_id: Mapped[int] = mapped_column(ForeignKey("cost_policies.id"))
+    unit: Mapped[str] = mapped_column(String(10))
+    unit_cost: Mapped[int] = mapped_column(BigInteger)
+    units_num: Mapped[int] = mapped_column(Integer)
+    units_den: Mapped[int] = mapped_column(Integer)
+    period_days: Mapped[int] = mapped_column(Integer)
+    enrolled_days: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(BigInteger)
+    government: Mapped[int] = mapped_column(BigInteger)
+    school: Mapped[int] = mapped_column(BigInteger)
+    parent: Mapped[int] = mapped_column(BigInteger)
+    waiver: Mapped[int] = mapped_column(BigInteger)
+    waiver_cover: Mapped[str] = mapped_column(String(12))
+    household: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "period_start"),
+        CheckConstraint(
+            "cost = government + school + parent AND cost >= 0 AND government >= 0 "
+            "AND school >= 0 AND parent >= 0",
+            name="shares_sum_to_cost",
+        ),
+        CheckConstraint(
+            "waiver >= 0 AND waiver <= parent AND household = parent - waiver",
+            name="waiver_within_parent_share",
+        ),
+        Index("ix_charges_household_id", "household_id"),
+        Index("ix_charges_billing_run_id", "billing_run_id"),
+    )
+
+
+class Invoice(Base):
+    """A fee notice for one household and period; numbers are gap-free per school and year."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    billing_run_id: Mapped[int | None] = mapped_column(ForeignKey("billing_runs.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="issued")
+
+    __table_args__ = (
+        UniqueConstraint("school_id", "year", "seq"),
+        UniqueConstraint("school_id", "number"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint(
+            "status IN ('issued', 'partially_paid', 'paid', 'overdue', 'cancelled', 'refunded')",
+            name="status_known",
+        ),
+        Index("ix_invoices_household_id", "household_id"),
+    )
+
+
+class DocumentCounter(Base):
+    """The last number issued per school, document kind and year (gap-free numbering)."""
+
+    __tablename__ = "document_counters"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    #: The account the money was received into; always the school's bank account 1002.
+    received_into: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    returned_entry_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("received_into = '1002'", name="school_bank_only"),
+    )
+
+
+class PaymentAllocation(Base):
+    """How much of a payment settled which invoice (the rest went to household credit)."""
+
+    __tablename__ = "payment_allocations"
+
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class CreditRecord(Base):
+    """A credit against one charge (withdrawal, absence, late waiver), split as charged."""
+
+    __tablename__ = "credits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_id: Mapped[int] = mapped_column(ForeignKey("charges.id"))
+    reason: Mapped[str] = mapped_column(String(12))
+    #: The withdrawal date or the absence (from/to) the credit is for.
+    detail: Mapped[str] = mapped_column(String(200))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    government: Mapped[int] = mapped_column(BigInteger)
+    school: Mapped[int] = mapped_column(BigInteger)
+    household: Mapped[int] = mapped_column(BigInteger)
+    absorbed: Mapped[int] = mapped_column(BigInteger)
+    #: Of the household part: what reduced the invoice, and what went to household credit.
+    to_invoice: Mapped[int] = mapped_column(BigInteger)
+    to_credit_account: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "total > 0 AND total = government + school + household + absorbed "
+            "AND household = to_invoice + to_credit_account "
+            "AND government >= 0 AND school >= 0 AND household >= 0 AND absorbed >= 0 "
+            "AND to_invoice >= 0 AND to_credit_account >= 0",
+            name="parts_sum_to_total",
+        ),
+        CheckConstraint(
+            "reason IN ('withdrawal', 'absence', 'waiver', 'cancel')", name="reason_known"
+        ),
+        Index("ix_credits_charge_id", "charge_id"),
+    )
