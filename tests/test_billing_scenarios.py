@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-
 import datetime as dt
 
 import pytest
-
-from ledger.school import billing, payments, structure, waivers
-from ledger.school.errors import RuleBroken
 from school_setup import (
     D,
     assert_books_sound,
@@ -20,6 +16,9 @@ from school_setup import (
     standard_and_policy,
 )
 
+from ledger.school import billing, payments, structure, waivers
+from ledger.school.errors import RuleBroken
+
 
 def test_hardship_waivers_covered_by_the_government(db):
     # Cost 1200.00 a term: government 50 % (600.00), school 200.00, parents 400.00
@@ -30,13 +29,25 @@ def test_hardship_waivers_covered_by_the_government(db):
     prog = programme(db, school, term)
     _, wang_home, _ = enrolled_student(db, district, school, term, prog, "王小明")
     li, li_home, _ = enrolled_student(db, district, school, term, prog, "李小红")
-    structure.verify_hardship(db, li, evidence_ref="民政困难证明 2026-031",
-                              verified_by="fin@test", valid_from=D(2026, 8, 1),
-                              valid_to=D(2027, 7, 31))
+    structure.verify_hardship(
+        db,
+        li,
+        evidence_ref="民政困难证明 2026-031",
+        verified_by="fin@test",
+        valid_from=D(2026, 8, 1),
+        valid_to=D(2027, 7, 31),
+    )
     zhao, zhao_home, _ = enrolled_student(db, district, school, term, prog, "赵小刚")
-    w = waivers.request_waiver(db, zhao, percent=5000, reason="家庭变故", evidence_ref="村委证明",
-                               valid_from=D(2026, 9, 1), valid_to=D(2027, 1, 31),
-                               actor="clerk@test")
+    w = waivers.request_waiver(
+        db,
+        zhao,
+        percent=5000,
+        reason="家庭变故",
+        evidence_ref="村委证明",
+        valid_from=D(2026, 9, 1),
+        valid_to=D(2027, 1, 31),
+        actor="clerk@test",
+    )
     waivers.decide_waiver(db, w, approve=True, actor="head@test")
 
     result = billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1))
@@ -57,10 +68,18 @@ def test_percentage_remainder_fen_goes_to_the_government_not_the_parent(db):
     # 100.01 a month, government 30 %, school 30 %, parents 40 %: 3000.3 / 3000.3 /
     # 4000.4 fen. Rounded down that leaves one fen, which the largest remainder
     # would give the parent; the rule gives it to the government.
-    district, school, term = school_with_term(db, start=D(2026, 9, 1), end=D(2026, 9, 30),
-                                              billing_months=1)
-    standard_and_policy(db, district, unit="month", standard=4001, unit_cost=10001,
-                        government=("percent", 3000), school_share=("percent", 3000))
+    district, school, term = school_with_term(
+        db, start=D(2026, 9, 1), end=D(2026, 9, 30), billing_months=1
+    )
+    standard_and_policy(
+        db,
+        district,
+        unit="month",
+        standard=4001,
+        unit_cost=10001,
+        government=("percent", 3000),
+        school_share=("percent", 3000),
+    )
     prog = programme(db, school, term)
     _, home, _ = enrolled_student(db, district, school, term, prog, "钱多多")
     billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1))
@@ -74,11 +93,20 @@ def test_per_lesson_programme_counts_sessions_times_lessons(db):
     # Enrichment at 15.00 per 课时, two 课时 a session, Mondays and Wednesdays only.
     # September 2026 has 9 such days (Mon 7,14,21,28; Wed 2,9,16,23,30) but the
     # Mid-Autumn holiday on Friday 25th does not touch them: 9 × 2 × 15.00 = 270.00.
-    district, school, term = school_with_term(db, start=D(2026, 9, 1), end=D(2026, 9, 30),
-                                              billing_months=1)
+    district, school, term = school_with_term(
+        db, start=D(2026, 9, 1), end=D(2026, 9, 30), billing_months=1
+    )
     structure.set_calendar_day(db, term, D(2026, 9, 25), "holiday", "中秋节")
-    standard_and_policy(db, district, kind="enrichment", unit="lesson", standard=1500,
-                        unit_cost=1500, government=("amount", 0), school_share=("amount", 0))
+    standard_and_policy(
+        db,
+        district,
+        kind="enrichment",
+        unit="lesson",
+        standard=1500,
+        unit_cost=1500,
+        government=("amount", 0),
+        school_share=("amount", 0),
+    )
     prog = programme(db, school, term, kind="enrichment", lessons=2, weekdays="13")
     _, home, _ = enrolled_student(db, district, school, term, prog, "孙悟空")
     result = billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1))
@@ -106,8 +134,9 @@ def test_dry_run_shows_the_result_and_writes_nothing(db):
     prog = programme(db, school, term)
     enrolled_student(db, district, school, term, prog, "吴二")
     before = entries_count(db, school)
-    dry = billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1),
-                              dry_run=True)
+    dry = billing.run_billing(
+        db, school, term, actor="fin@test", issued_on=D(2026, 9, 1), dry_run=True
+    )
     assert dry.dry_run and dry.totals["cost"] == 120000 and dry.invoices == []
     assert entries_count(db, school) == before
 
@@ -117,18 +146,34 @@ def test_payment_spans_two_invoices_and_leaves_credit(db):
     # October invoices (300.00 each); the household pays 700.00: both settle,
     # 100.00 is household credit.
     district, school, term = school_with_term(db)
-    standard_and_policy(db, district, unit="month", standard=30000, unit_cost=30000,
-                        government=("amount", 0), school_share=("amount", 0))
+    standard_and_policy(
+        db,
+        district,
+        unit="month",
+        standard=30000,
+        unit_cost=30000,
+        government=("amount", 0),
+        school_share=("amount", 0),
+    )
     prog = programme(db, school, term)
     _, home, _ = enrolled_student(db, district, school, term, prog, "郑好")
-    sep = billing.run_billing(db, school, term, actor="fin@test", month=(2026, 9),
-                              issued_on=D(2026, 9, 1))
-    oct_ = billing.run_billing(db, school, term, actor="fin@test", month=(2026, 10),
-                               issued_on=D(2026, 10, 1))
+    sep = billing.run_billing(
+        db, school, term, actor="fin@test", month=(2026, 9), issued_on=D(2026, 9, 1)
+    )
+    oct_ = billing.run_billing(
+        db, school, term, actor="fin@test", month=(2026, 10), issued_on=D(2026, 10, 1)
+    )
     assert [a for _, _, a in sep.invoices + oct_.invoices] == [30000, 30000]
-    paid = payments.record_payment(db, school, home, amount=70000, received_on=D(2026, 10, 8),
-                                   method="wechat", actor="fin@test",
-                                   reference=oct_.invoices[0][1])
+    paid = payments.record_payment(
+        db,
+        school,
+        home,
+        amount=70000,
+        received_on=D(2026, 10, 8),
+        method="wechat",
+        actor="fin@test",
+        reference=oct_.invoices[0][1],
+    )
     # The named (October) invoice first, then the oldest open one.
     assert paid.allocations == [(oct_.invoices[0][1], 30000), (sep.invoices[0][1], 30000)]
     assert paid.credit == 10000
@@ -143,19 +188,35 @@ def test_payment_into_a_vendor_account_is_refused_and_writes_nothing(db):
     home = structure.create_household(db, district, "某家")
     before = entries_count(db, school)
     with pytest.raises(RuleBroken) as err:
-        payments.record_payment(db, school, home, amount=100, received_on=D(2026, 9, 1),
-                                method="wechat", actor="fin@test", received_into="2202")
+        payments.record_payment(
+            db,
+            school,
+            home,
+            amount=100,
+            received_on=D(2026, 9, 1),
+            method="wechat",
+            actor="fin@test",
+            received_into="2202",
+        )
     assert err.value.code == "payment_not_to_school_account"
     assert entries_count(db, school) == before
 
 
 def test_waiver_approved_by_its_requester_is_refused(db):
     district, school, term = school_with_term(db)
-    student = structure.create_student(db, school, structure.create_household(db, district, "X"),
-                                       name="X")
-    w = waivers.request_waiver(db, student, percent=10000, reason="r", evidence_ref="e",
-                               valid_from=D(2026, 9, 1), valid_to=D(2026, 12, 31),
-                               actor="same@test")
+    student = structure.create_student(
+        db, school, structure.create_household(db, district, "X"), name="X"
+    )
+    w = waivers.request_waiver(
+        db,
+        student,
+        percent=10000,
+        reason="r",
+        evidence_ref="e",
+        valid_from=D(2026, 9, 1),
+        valid_to=D(2026, 12, 31),
+        actor="same@test",
+    )
     with pytest.raises(RuleBroken) as err:
         waivers.decide_waiver(db, w, approve=True, actor="same@test")
     assert err.value.code == "same_approver"
@@ -168,8 +229,9 @@ def test_no_charge_without_an_approved_application(db):
     district, school, term = school_with_term(db)
     standard_and_policy(db, district)
     prog = programme(db, school, term)
-    student = structure.create_student(db, school, structure.create_household(db, district, "Y"),
-                                       name="Y")
+    student = structure.create_student(
+        db, school, structure.create_household(db, district, "Y"), name="Y"
+    )
     app = enrolment.apply(db, student, prog, applied_by="parent@test")
     enrolment.review(db, app, approve=True, actor="teacher@test")  # reviewed, not approved
     result = billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1))
@@ -188,8 +250,9 @@ def test_billing_a_closed_period_is_refused(db):
     books.close_period(db, book, period.id, actor="fin@test")
     before = entries_count(db, school)
     with pytest.raises(RuleBroken) as err:
-        billing.run_billing(db, school, term, actor="fin@test", month=(2026, 9),
-                            issued_on=D(2026, 9, 1))
+        billing.run_billing(
+            db, school, term, actor="fin@test", month=(2026, 9), issued_on=D(2026, 9, 1)
+        )
     assert err.value.code == "period_closed"
     assert entries_count(db, school) == before
 
@@ -206,15 +269,33 @@ def test_policy_outside_the_standards_dates_is_refused(db):
 
     district, school, term = school_with_term(db)
     fee = standards.create_fee_standard(
-        db, district=district, kind="basic_care", amount=50000, unit="term", authority="发改委",
-        document_no="X〔2026〕1号", valid_from=D(2026, 9, 1), valid_to=D(2026, 12, 31),
-        actor="fin@test")
+        db,
+        district=district,
+        kind="basic_care",
+        amount=50000,
+        unit="term",
+        authority="发改委",
+        document_no="X〔2026〕1号",
+        valid_from=D(2026, 9, 1),
+        valid_to=D(2026, 12, 31),
+        actor="fin@test",
+    )
     with pytest.raises(RuleBroken) as err:
         standards.create_cost_policy(
-            db, district=district, kind="basic_care", fee_standard=fee,
-            effective_from=D(2026, 9, 1), effective_to=D(2027, 1, 15), unit="term",
-            unit_cost=50000, government=("amount", 0), school_share=("amount", 0),
-            waiver_cover="absorbed", refund_rule="daily", actor="fin@test")
+            db,
+            district=district,
+            kind="basic_care",
+            fee_standard=fee,
+            effective_from=D(2026, 9, 1),
+            effective_to=D(2027, 1, 15),
+            unit="term",
+            unit_cost=50000,
+            government=("amount", 0),
+            school_share=("amount", 0),
+            waiver_cover="absorbed",
+            refund_rule="daily",
+            actor="fin@test",
+        )
     assert err.value.code == "outside_standard_validity"
 
 
@@ -224,10 +305,15 @@ def test_oversubscribed_programme_admits_priority_groups_first(db):
     district, school, term = school_with_term(db)
     prog = programme(db, school, term, capacity=2)
     apps = {}
-    for name, flags in [("甲", {}), ("乙", {"migrant": True}), ("丙", {}),
-                        ("丁", {"left_behind": True})]:
-        s = structure.create_student(db, school, structure.create_household(db, district, name),
-                                     name=name, **flags)
+    for name, flags in [
+        ("甲", {}),
+        ("乙", {"migrant": True}),
+        ("丙", {}),
+        ("丁", {"left_behind": True}),
+    ]:
+        s = structure.create_student(
+            db, school, structure.create_household(db, district, name), name=name, **flags
+        )
         a = enrolment.apply(db, s, prog, applied_by="parent@test")
         enrolment.review(db, a, approve=True, actor="teacher@test")
         apps[name] = a
@@ -241,12 +327,20 @@ def test_enrolment_starting_mid_month_is_prorated_by_service_days(db):
     # 300.00 a month; September 2026 has 22 service days; enrolled from Monday 14th:
     # 13 days → 300.00 × 13 / 22 = 177.2727… → 177.27, rounded once.
     district, school, term = school_with_term(db)
-    standard_and_policy(db, district, unit="month", standard=30000, unit_cost=30000,
-                        government=("amount", 0), school_share=("amount", 0))
+    standard_and_policy(
+        db,
+        district,
+        unit="month",
+        standard=30000,
+        unit_cost=30000,
+        government=("amount", 0),
+        school_share=("amount", 0),
+    )
     prog = programme(db, school, term)
     _, home, _ = enrolled_student(db, district, school, term, prog, "陈晚到", start=D(2026, 9, 14))
-    result = billing.run_billing(db, school, term, actor="fin@test", month=(2026, 9),
-                                 issued_on=D(2026, 9, 14))
+    result = billing.run_billing(
+        db, school, term, actor="fin@test", month=(2026, 9), issued_on=D(2026, 9, 14)
+    )
     c = result.charges[0].charge
     assert (c.period_days, c.enrolled_days, c.cost) == (22, 13, 17727)
 
@@ -257,17 +351,28 @@ def test_withdrawal_under_daily_rule_credits_unused_days_split_as_charged(db):
     # split 40.00 government / 40.00 household, which reduces the unpaid invoice.
     from ledger.school import credits, enrolment
 
-    district, school, term = school_with_term(db, start=D(2026, 9, 1), end=D(2026, 9, 30),
-                                              billing_months=1)
-    standard_and_policy(db, district, standard=11000, unit_cost=22000,
-                        government=("percent", 5000), school_share=("amount", 0))
+    district, school, term = school_with_term(
+        db, start=D(2026, 9, 1), end=D(2026, 9, 30), billing_months=1
+    )
+    standard_and_policy(
+        db,
+        district,
+        standard=11000,
+        unit_cost=22000,
+        government=("percent", 5000),
+        school_share=("amount", 0),
+    )
     prog = programme(db, school, term)
     _, home, enr = enrolled_student(db, district, school, term, prog, "何走")
     billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1))
     enrolment.withdraw(db, enr, effective=D(2026, 9, 21), actor="parent@test")
     [credit] = credits.credit_withdrawal(db, enr, actor="fin@test")
     assert (credit.total, credit.government, credit.household, credit.to_invoice) == (
-        8000, 4000, 4000, 4000)
+        8000,
+        4000,
+        4000,
+        4000,
+    )
     assert balance(db, school, "1123.DS1") == 7000
     assert balance(db, school, structure.household_account(home.id)) == 7000
     assert balance(db, school, "4001.basic_care") == -14000
@@ -284,9 +389,15 @@ def test_absence_under_half_month_rule(db, days, expected):
     from ledger.school import credits, enrolment
 
     district, school, term = school_with_term(db)
-    standard_and_policy(db, district, standard=120000, unit_cost=120000,
-                        government=("amount", 0), school_share=("amount", 0),
-                        refund_rule="half_month")
+    standard_and_policy(
+        db,
+        district,
+        standard=120000,
+        unit_cost=120000,
+        government=("amount", 0),
+        school_share=("amount", 0),
+        refund_rule="half_month",
+    )
     prog = programme(db, school, term)
     _, home, enr = enrolled_student(db, district, school, term, prog, "病假")
     billing.run_billing(db, school, term, actor="fin@test", issued_on=D(2026, 9, 1))

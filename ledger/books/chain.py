@@ -93,9 +93,14 @@ def verify_chain(session: Session, book_id: int, *, batch: int = 2000) -> ChainR
     number does not match what its stored content gives, and checks that the
     book's head points at the last entry (so a deleted tail is found too).
     """
-    book = session.get(Book, book_id)
-    if book is None:
+    # Read the head afresh: the posting paths move it with plain SQL, so a Book
+    # already in the session's identity map may be stale.
+    head = session.execute(
+        select(Book.code, Book.last_number, Book.last_hash).where(Book.id == book_id)
+    ).one_or_none()
+    if head is None:
         raise ValueError(f"no book {book_id}")
+    book_code, book_last_number, book_last_hash = head
     prev = GENESIS_HASH
     expected_number = 1
     checked = 0
@@ -128,7 +133,7 @@ def verify_chain(session: Session, book_id: int, *, batch: int = 2000) -> ChainR
                 return ChainReport(False, checked, e.id, "link to the previous entry broken")
             recomputed = entry_hash(
                 prev_hash=e.prev_hash,
-                book_code=book.code,
+                book_code=book_code,
                 number=e.number,
                 kind=e.kind,
                 effective_date=e.effective_date,
@@ -144,6 +149,6 @@ def verify_chain(session: Session, book_id: int, *, batch: int = 2000) -> ChainR
             prev = e.hash
             expected_number += 1
         last_number = entries[-1].number
-    if book.last_number != expected_number - 1 or book.last_hash != prev:
+    if book_last_number != expected_number - 1 or book_last_hash != prev:
         return ChainReport(False, checked, None, "the book's head does not point at its last entry")
     return ChainReport(True, checked, None)

@@ -539,20 +539,20 @@ def _bulk(db: Raw, book_id: int, drafts: list[EntryDraft], actor: str, result: B
                 )
             existing.add(key)
 
-    todo: list[tuple[EntryDraft, str | None]] = []
+    todo: list[tuple[int, EntryDraft, str | None]] = []  # (position in the batch, draft, hash)
     in_batch: set[str] = set()
-    for d, h in zip(drafts, hashes, strict=True):
+    for pos, (d, h) in enumerate(zip(drafts, hashes, strict=True)):
         key = d.idempotency_key
         if key is not None:
             if key in existing or key in in_batch:
                 result.replayed += 1
                 continue
             in_batch.add(key)
-        todo.append((d, h))
+        todo.append((pos, d, h))
     if not todo:
         return result
 
-    found = _resolve_accounts(db, book_id, {p.account for d, _ in todo for p in d.postings})
+    found = _resolve_accounts(db, book_id, {p.account for _, d, _ in todo for p in d.postings})
     closed = _ClosedPeriods(db, book_id)
     ids = _reserve_entry_ids(db, len(todo))
     recorded_at = utcnow()
@@ -565,7 +565,7 @@ def _bulk(db: Raw, book_id: int, drafts: list[EntryDraft], actor: str, result: B
     entry_rows: list[tuple] = []
     posting_rows: list[tuple] = []
     sums: dict[int, list[int]] = {}
-    for i, ((d, h), entry_id) in enumerate(zip(todo, ids, strict=True)):
+    for (i, d, h), entry_id in zip(todo, ids, strict=True):
         day = day_cache.get(d.effective_date)
         if day is None:
             closed.check(d.effective_date, where=f"entry {i}: ")

@@ -134,8 +134,7 @@ def _refuse_closed(db: Session, school: School, term: Term, start: dt.date, end:
     if closed is not None:
         raise RuleBroken(
             "period_closed",
-            f"the books are closed for {closed.start}–{closed.end}; "
-            f"{start}–{end} cannot be billed",
+            f"the books are closed for {closed.start}–{closed.end}; {start}–{end} cannot be billed",
             field="period",
         )
 
@@ -383,9 +382,7 @@ def run_billing(
     return result
 
 
-def _record_run(
-    db: Session, school: School, term: Term, result: BillingResult, actor: str
-):  # type: ignore[no-untyped-def]
+def _record_run(db: Session, school: School, term: Term, result: BillingResult, actor: str):  # type: ignore[no-untyped-def]
     from .models import BillingRun
 
     run = BillingRun(

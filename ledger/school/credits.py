@@ -60,7 +60,13 @@ def _credited_so_far(db: Session, charge: ChargeRecord) -> int:
 
 
 def post_credit(
-    db: Session, charge: ChargeRecord, amount: int, *, reason: str, detail: str, actor: str,
+    db: Session,
+    charge: ChargeRecord,
+    amount: int,
+    *,
+    reason: str,
+    detail: str,
+    actor: str,
     effective: dt.date,
 ) -> CreditRecord | None:
     """Credit ``amount`` of a charge, capped so that credits never exceed the charge."""
@@ -69,7 +75,8 @@ def post_credit(
     if amount <= 0:
         return None
     charged = {
-        "government": charge.government + (charge.waiver if charge.waiver_cover == "government" else 0),
+        "government": charge.government
+        + (charge.waiver if charge.waiver_cover == "government" else 0),
         "school": charge.school + (charge.waiver if charge.waiver_cover == "school" else 0),
         "household": charge.household,
         "absorbed": charge.waiver if charge.waiver_cover == "absorbed" else 0,
@@ -120,8 +127,10 @@ def post_credit(
     )
     db.add(record)
     db.flush()
-    if invoice is not None and invoice_outstanding(db, invoice) == 0 and invoice.status in (
-        "issued", "partially_paid", "overdue"
+    if (
+        invoice is not None
+        and invoice_outstanding(db, invoice) == 0
+        and invoice.status in ("issued", "partially_paid", "overdue")
     ):
         invoice.status = "paid"
         db.flush()
@@ -163,7 +172,12 @@ def credit_withdrawal(db: Session, enrolment: Enrolment, *, actor: str) -> list[
                 charge.cost, days, months_in_charge=_months_in(db, charge, enrolment)
             )
         record = post_credit(
-            db, charge, amount, reason="withdrawal", detail=f"from {effective}", actor=actor,
+            db,
+            charge,
+            amount,
+            reason="withdrawal",
+            detail=f"from {effective}",
+            actor=actor,
             effective=max(effective, charge.period_start),
         )
         if record is not None:
@@ -206,6 +220,11 @@ def credit_absence(
         charge.cost, days, months_in_charge=_months_in(db, charge, enrolment)
     )
     return post_credit(
-        db, charge, amount, reason="absence", detail=f"{start}–{end} ({days} days, {halves}/2 months)",
-        actor=actor, effective=start,
+        db,
+        charge,
+        amount,
+        reason="absence",
+        detail=f"{start}–{end} ({days} days, {halves}/2 months)",
+        actor=actor,
+        effective=start,
     )

@@ -91,11 +91,14 @@ def review(
 
 
 def _enrolled_count(db: Session, programme: Programme) -> int:
-    return db.scalar(
-        select(func.count())
-        .select_from(Enrolment)
-        .where(Enrolment.programme_id == programme.id, Enrolment.end_date.is_(None))
-    ) or 0
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Enrolment)
+            .where(Enrolment.programme_id == programme.id, Enrolment.end_date.is_(None))
+        )
+        or 0
+    )
 
 
 def _enrol(db: Session, application: Application, actor: str, note: str | None) -> Enrolment:
@@ -134,9 +137,7 @@ def decide(
         return None
     programme = db.get(Programme, application.programme_id)
     if _enrolled_count(db, programme) >= programme.capacity:
-        raise Conflict(
-            "programme_full", f"{programme.name} is full ({programme.capacity} places)"
-        )
+        raise Conflict("programme_full", f"{programme.name} is full ({programme.capacity} places)")
     return _enrol(db, application, actor, note)
 
 
@@ -156,7 +157,9 @@ def priority_of(db: Session, student: Student, on: dt.date) -> int:
     return 2
 
 
-def admit(db: Session, programme: Programme, *, actor: str) -> tuple[list[Enrolment], list[Application]]:
+def admit(
+    db: Session, programme: Programme, *, actor: str
+) -> tuple[list[Enrolment], list[Application]]:
     """Approve reviewed applications up to capacity, priority groups first, then by time.
 
     Returns the new enrolments and the applications put on the waiting list.
@@ -169,9 +172,10 @@ def admit(db: Session, programme: Programme, *, actor: str) -> tuple[list[Enrolm
             )
         )
     )
-    students = {s.id: s for s in db.scalars(
-        select(Student).where(Student.id.in_([a.student_id for a in pending]))
-    )}
+    students = {
+        s.id: s
+        for s in db.scalars(select(Student).where(Student.id.in_([a.student_id for a in pending])))
+    }
     pending.sort(
         key=lambda a: (priority_of(db, students[a.student_id], a.start_date), a.applied_at, a.id)
     )
@@ -191,10 +195,14 @@ def admit(db: Session, programme: Programme, *, actor: str) -> tuple[list[Enrolm
 def withdraw(db: Session, enrolment: Enrolment, *, effective: dt.date, actor: str) -> Enrolment:
     """Withdraw from ``effective``: the first service day the student no longer attends."""
     if enrolment.end_date is not None:
-        raise Conflict("already_withdrawn", f"enrolment {enrolment.id} ended on {enrolment.end_date}")
+        raise Conflict(
+            "already_withdrawn", f"enrolment {enrolment.id} ended on {enrolment.end_date}"
+        )
     if effective < enrolment.start_date:
         raise RuleBroken(
-            "withdrawal_before_start", "a withdrawal cannot precede the enrolment", field="effective"
+            "withdrawal_before_start",
+            "a withdrawal cannot precede the enrolment",
+            field="effective",
         )
     enrolment.end_date = effective
     enrolment.withdrawn_by = actor

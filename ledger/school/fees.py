@@ -99,14 +99,14 @@ class CostSharing:
     def check(self, standard_amount: int, standard_unit: Unit) -> None:
         """Refuse a policy whose parent share is negative or above the approved standard."""
         if self.unit_cost <= 0:
-            raise PolicyRuleBroken("invalid_unit_cost", "the unit cost must be positive", "unit_cost")
+            raise PolicyRuleBroken(
+                "invalid_unit_cost", "the unit cost must be positive", "unit_cost"
+            )
         for name, share in (("government", self.government), ("school", self.school)):
             if share.value < 0:
                 raise PolicyRuleBroken("invalid_share", f"the {name} share is negative", name)
             if share.mode is ShareMode.PERCENT and share.value > BASIS:
-                raise PolicyRuleBroken(
-                    "invalid_share", f"the {name} share is above 100 %", name
-                )
+                raise PolicyRuleBroken("invalid_share", f"the {name} share is above 100 %", name)
         if standard_unit != self.unit:
             raise PolicyRuleBroken(
                 "standard_unit_mismatch",

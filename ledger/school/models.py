@@ -190,7 +190,7 @@ class Programme(Base):
 
 
 class FeeStandard(Base):
-    """A fee standard approved by the price authority (物价/发改部门核定). Never edited once used."""
+    """A fee standard approved by the price authority (物价/发改核定); never edited once used."""
 
     __tablename__ = "fee_standards"
 
@@ -213,9 +213,7 @@ class FeeStandard(Base):
         CheckConstraint(f"unit IN ({_in(Unit)})", name="unit_known"),
         CheckConstraint(f"kind IN ({_in(PROGRAMME_KINDS)})", name="kind_known"),
         CheckConstraint("valid_to >= valid_from", name="valid_range"),
-        CheckConstraint(
-            "(district_id IS NULL) <> (school_id IS NULL)", name="district_or_school"
-        ),
+        CheckConstraint("(district_id IS NULL) <> (school_id IS NULL)", name="district_or_school"),
     )
 
 
@@ -255,9 +253,7 @@ class CostPolicy(Base):
         CheckConstraint(f"waiver_cover IN ({_in(WaiverCover)})", name="waiver_cover_known"),
         CheckConstraint(f"refund_rule IN ({_in(RefundRule)})", name="refund_rule_known"),
         CheckConstraint("effective_to >= effective_from", name="effective_range"),
-        CheckConstraint(
-            "(district_id IS NULL) <> (school_id IS NULL)", name="district_or_school"
-        ),
+        CheckConstraint("(district_id IS NULL) <> (school_id IS NULL)", name="district_or_school"),
     )
 
 
@@ -347,12 +343,8 @@ class WaiverGrant(Base):
     __table_args__ = (
         CheckConstraint("percent > 0 AND percent <= 10000", name="percent_range"),
         CheckConstraint("valid_to >= valid_from", name="valid_range"),
-        CheckConstraint(
-            "status IN ('requested', 'approved', 'rejected')", name="status_known"
-        ),
-        CheckConstraint(
-            "decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"
-        ),
+        CheckConstraint("status IN ('requested', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
         Index("ix_waivers_student_id", "student_id"),
     )
 

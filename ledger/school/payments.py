@@ -48,7 +48,9 @@ def open_invoices(db: Session, school: School, household_id: int) -> list[Invoic
 
 def paid_so_far(db: Session, invoice: Invoice) -> int:
     return sum(
-        db.scalars(select(PaymentAllocation.amount).where(PaymentAllocation.invoice_id == invoice.id))
+        db.scalars(
+            select(PaymentAllocation.amount).where(PaymentAllocation.invoice_id == invoice.id)
+        )
     )
 
 

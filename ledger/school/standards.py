@@ -29,8 +29,10 @@ from .models import PROGRAMME_KINDS, ChargeRecord, CostPolicy, District, FeeStan
 def _scope(district: District | None, school: School | None) -> dict[str, int | None]:
     if (district is None) == (school is None):
         raise RuleBroken("invalid_scope", "name either a district or a school", field="scope")
-    return {"district_id": district.id if district else None,
-            "school_id": school.id if school else None}
+    return {
+        "district_id": district.id if district else None,
+        "school_id": school.id if school else None,
+    }
 
 
 def _enum(enum_cls, value: str, field: str):  # type: ignore[no-untyped-def]
@@ -38,7 +40,9 @@ def _enum(enum_cls, value: str, field: str):  # type: ignore[no-untyped-def]
         return enum_cls(value)
     except ValueError:
         allowed = ", ".join(v.value for v in enum_cls)
-        raise RuleBroken(f"invalid_{field}", f"{field} must be one of {allowed}", field=field) from None
+        raise RuleBroken(
+            f"invalid_{field}", f"{field} must be one of {allowed}", field=field
+        ) from None
 
 
 def _kind(kind: str) -> str:
@@ -109,7 +113,9 @@ def create_fee_standard(
 
 def standard_in_use(db: Session, standard: FeeStandard) -> bool:
     return (
-        db.scalar(select(ChargeRecord.id).where(ChargeRecord.fee_standard_id == standard.id).limit(1))
+        db.scalar(
+            select(ChargeRecord.id).where(ChargeRecord.fee_standard_id == standard.id).limit(1)
+        )
         is not None
     )
 
@@ -169,7 +175,9 @@ def create_cost_policy(
             field="fee_standard",
         )
     if effective_to < effective_from:
-        raise RuleBroken("invalid_dates", "effective_to is before effective_from", field="effective_to")
+        raise RuleBroken(
+            "invalid_dates", "effective_to is before effective_from", field="effective_to"
+        )
     if effective_from < fee_standard.valid_from or effective_to > fee_standard.valid_to:
         raise RuleBroken(
             "outside_standard_validity",
@@ -273,7 +281,12 @@ def find_standards(db: Session, school: School) -> list[FeeStandard]:
     return list(
         db.scalars(
             select(FeeStandard)
-            .where(or_(FeeStandard.school_id == school.id, FeeStandard.district_id == school.district_id))
+            .where(
+                or_(
+                    FeeStandard.school_id == school.id,
+                    FeeStandard.district_id == school.district_id,
+                )
+            )
             .order_by(FeeStandard.kind, FeeStandard.version)
         )
     )

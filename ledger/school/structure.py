@@ -267,7 +267,9 @@ def verify_hardship(
     valid_to: dt.date,
 ) -> HardshipStatus:
     if not evidence_ref or not evidence_ref.strip():
-        raise RuleBroken("evidence_required", "hardship needs an evidence reference", field="evidence_ref")
+        raise RuleBroken(
+            "evidence_required", "hardship needs an evidence reference", field="evidence_ref"
+        )
     if valid_to < valid_from:
         raise RuleBroken("invalid_dates", "valid_to is before valid_from", field="valid_to")
     status = HardshipStatus(
@@ -286,11 +288,15 @@ def ensure_household_accounts_bulk(db: Session, school: School, household_ids: l
     """Receivable and credit sub-accounts for many households, created where missing."""
     book = db.get(books.Book, school.book_id)
     wanted = {}
-    names = dict(
-        db.execute(
+    names = (
+        dict(
+            db.execute(
                 select(Household.id, Household.name).where(Household.id.in_(household_ids))
             ).all()
-    ) if household_ids else {}
+        )
+        if household_ids
+        else {}
+    )
     for hid in household_ids:
         wanted[household_account(hid)] = ("1122", "应收", "asset", hid)
         wanted[household_credit_account(hid)] = ("2241", "预收", "liability", hid)
