@@ -89,3 +89,30 @@ class AuditRecord(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class UserSchool(Base):
+    """A finance (or teacher) user's schools."""
+
+    __tablename__ = "user_schools"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+
+
+class UserDistrict(Base):
+    """A district finance user: every school of the district is in scope."""
+
+    __tablename__ = "user_districts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), primary_key=True)
+
+
+class UserHousehold(Base):
+    """A parent user's households."""
+
+    __tablename__ = "user_households"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), primary_key=True)
