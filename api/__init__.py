@@ -27,6 +27,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.config["SECRET_KEY"] = secrets.token_hex(32)
 
+    from .resources import DatabaseId, PathText
+
+    app.url_map.converters.update(int=DatabaseId, default=PathText, string=PathText)
     Database(app)
     audit.init_app(app)
     auth.init_app(app)
@@ -40,10 +43,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     api.spec.options["security"] = [{"bearer": []}]
 
-    from .resources import books, users
+    from .resources import billing, books, enrolment, links, schools, users
 
     api.register_blueprint(books.blp)
     api.register_blueprint(users.blp)
+    api.register_blueprint(schools.blp)
+    api.register_blueprint(enrolment.blp)
+    api.register_blueprint(billing.blp)
+    api.register_blueprint(links.blp)
     errors.register(app)
     _serve_docs_assets(app)
 

@@ -18,7 +18,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, current_app, g, request
+from flask_smorest import abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -124,14 +125,16 @@ def can_see_book(db: Session, user: User, book: Book) -> bool:
     if user.role == Role.FINANCE:
         if book.created_by == f"user:{user.id}":
             return True
-        return (
-            db.scalar(
-                select(BookAccess.book_id).where(
-                    BookAccess.user_id == user.id, BookAccess.book_id == book.id
-                )
+        granted = db.scalar(
+            select(BookAccess.book_id).where(
+                BookAccess.user_id == user.id, BookAccess.book_id == book.id
             )
-            is not None
         )
+        if granted is not None:
+            return True
+        from .scope import book_ids_of_schools
+
+        return book.id in (book_ids_of_schools(db, user) or set())
     return False
 
 
@@ -139,8 +142,18 @@ def visible_books_filter(user: User) -> Any:
     """A WHERE clause limiting ``Book`` to what the user may see."""
     if user.role in (Role.ADMIN, Role.AUDITOR):
         return True
+    from ledger.school.models import School
+
+    from .models import UserDistrict, UserSchool
+
     granted = select(BookAccess.book_id).where(BookAccess.user_id == user.id)
-    return (Book.created_by == f"user:{user.id}") | Book.id.in_(granted)
+    schools = select(School.book_id).where(
+        School.id.in_(select(UserSchool.school_id).where(UserSchool.user_id == user.id))
+        | School.district_id.in_(
+            select(UserDistrict.district_id).where(UserDistrict.user_id == user.id)
+        )
+    )
+    return (Book.created_by == f"user:{user.id}") | Book.id.in_(granted) | Book.id.in_(schools)
 
 
 def _view_roles() -> frozenset[str] | None:
@@ -164,25 +177,25 @@ def _authorize() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         abort(
             401,
-            description="a bearer token is required (Authorization: Bearer <token>)",
+            message="a bearer token is required (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": 'Bearer realm="kehou"'},
         )
     user = user_for_token(session(), token.strip())
     if user is None:
         abort(
             401,
-            description="the token is not valid or was revoked",
+            message="the token is not valid or was revoked",
             headers={"WWW-Authenticate": 'Bearer realm="kehou", error="invalid_token"'},
         )
     g.user = user
     allowed = _view_roles()
     if allowed is None or user.role not in allowed:
-        abort(403, description=f"the {user.role} role may not {request.method} this resource")
+        abort(403, message=f"the {user.role} role may not {request.method} this resource")
     code = (request.view_args or {}).get("book")
     if code is not None:
         book = session().scalar(select(Book).where(Book.code == code))
         if book is None or not can_see_book(session(), user, book):
-            abort(404, description=f"no book {code!r}")
+            abort(404, message=f"no book {code!r}")
         g.book = book
 
 

@@ -75,13 +75,22 @@ def users_group() -> None:
 @click.option(
     "--role", required=True, type=click.Choice(["admin", "finance", "auditor", "parent", "teacher"])
 )
+@click.option("--school", default=None, help="Link a finance or teacher user to a school (code).")
+@click.option("--district", default=None, help="Link a finance user to a whole district (code).")
+@click.option("--household", default=None, type=int, help="Link a parent to a household (id).")
 @with_appcontext
-def users_create(email: str, role: str) -> None:
+def users_create(
+    email: str, role: str, school: str | None, district: str | None, household: int | None
+) -> None:
     from .audit import record
     from .auth import create_user
+    from .links import link
 
     with unit_of_work() as db:
         user, token = create_user(db, email, role)
+        for kind, value in (("school", school), ("district", district), ("household", household)):
+            if value is not None:
+                link(db, user, **{kind: value})
         record(db, "user.create", f"user:{user.id}", {"role": role}, actor=_cli_actor())
     click.echo(f"created {user.email} ({user.role}), id {user.id}; token:")
     click.echo(token)
