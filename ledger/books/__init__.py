@@ -1,7 +1,14 @@
 """The double-entry engine. It knows nothing about schools; it imports only ``ledger.money``."""
 
 from .chain import ChainReport, verify_chain
-from .chart import close_account, create_account, create_book, get_account, get_book
+from .chart import (
+    close_account,
+    create_account,
+    create_accounts_bulk,
+    create_book,
+    get_account,
+    get_book,
+)
 from .errors import DomainError
 from .journal import (
     BulkResult,
@@ -36,6 +43,7 @@ __all__ = [
     "close_account",
     "close_period",
     "create_account",
+    "create_accounts_bulk",
     "create_book",
     "create_period",
     "get_account",
