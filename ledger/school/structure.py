@@ -287,16 +287,7 @@ def verify_hardship(
 def ensure_household_accounts_bulk(db: Session, school: School, household_ids: list[int]) -> None:
     """Receivable and credit sub-accounts for many households, created where missing."""
     book = db.get(books.Book, school.book_id)
-    wanted = {}
-    names = (
-        dict(
-            db.execute(
-                select(Household.id, Household.name).where(Household.id.in_(household_ids))
-            ).all()
-        )
-        if household_ids
-        else {}
-    )
+    wanted: dict[str, tuple[str, str, str, int]] = {}
     for hid in household_ids:
         wanted[household_account(hid)] = ("1122", "应收", "asset", hid)
         wanted[household_credit_account(hid)] = ("2241", "预收", "liability", hid)
@@ -310,14 +301,28 @@ def ensure_household_accounts_bulk(db: Session, school: School, household_ids: l
                 )
             )
         )
-    for code, (parent, label, type_, hid) in wanted.items():
-        if code not in existing:
-            books.create_account(
-                db,
-                book,
-                code=code,
-                name=f"{label}-{names.get(hid, hid)}",
-                type=type_,
-                parent=parent,
-                owner_ref=f"household:{hid}",
+    missing = [code for code in codes if code not in existing]
+    if not missing:
+        return
+    need = sorted({wanted[code][3] for code in missing})
+    names: dict[int, str] = {}
+    for i in range(0, len(need), 500):
+        names.update(
+            db.execute(
+                select(Household.id, Household.name).where(Household.id.in_(need[i : i + 500]))
+            ).all()
+        )
+    books.create_accounts_bulk(
+        db,
+        book,
+        [
+            (
+                code,
+                f"{wanted[code][1]}-{names.get(wanted[code][3], wanted[code][3])}",
+                wanted[code][2],
+                wanted[code][0],
+                f"household:{wanted[code][3]}",
             )
+            for code in missing
+        ],
+    )
