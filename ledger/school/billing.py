@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -145,8 +145,13 @@ def plan_charges(
     term: Term,
     *,
     month: tuple[int, int] | None = None,
+    rebill: Collection[int] | None = None,
 ) -> BillingResult:
-    """Compute every charge of the period that has not been billed yet (writes nothing)."""
+    """Compute every charge of the period that has not been billed yet (writes nothing).
+
+    With ``rebill`` (enrolment ids), only those enrolments, billed again even
+    though a charge exists: the charges of a cancelled invoice being reissued.
+    """
     kind, start, end = billing_period(term, month)
     _refuse_closed(db, school, term, start, end)
     result = BillingResult(school.code, kind.value, start, end, dry_run=True)
@@ -165,13 +170,18 @@ def plan_charges(
         )
         .order_by(Enrolment.id)
     ).all()
-    billed = set(
-        db.scalars(
-            select(ChargeRecord.enrolment_id).where(
-                ChargeRecord.school_id == school.id, ChargeRecord.period_start == start
+    if rebill is not None:
+        wanted = set(rebill)
+        rows = [row for row in rows if row[0].id in wanted]
+        billed: set[int] = set()
+    else:
+        billed = set(
+            db.scalars(
+                select(ChargeRecord.enrolment_id).where(
+                    ChargeRecord.school_id == school.id, ChargeRecord.period_start == start
+                )
             )
         )
-    )
     policies: dict[str, tuple] = {}
     period_days_of: dict[int, list[dt.date]] = {}
     for enrolment, programme, student in rows:
@@ -325,51 +335,28 @@ def run_billing(
     for i, household_id in enumerate(households):
         items = by_household[household_id]
         amount = sum(p.charge.household for p, _ in items)
-        seq = next_number(db, school, "invoice", issued_on.year)
-        invoice = Invoice(
-            school_id=school.id,
+        invoice = new_invoice(
+            db,
+            school,
             household_id=household_id,
             billing_run_id=run.id,
-            year=issued_on.year,
-            seq=seq,
-            number=f"{school.code}-{issued_on.year}-{seq:06d}",
             period_start=result.period_start,
             period_end=result.period_end,
             issued_on=issued_on,
-            due_date=issued_on + dt.timedelta(days=due_days),
+            due_days=due_days,
             amount=amount,
-            status="issued" if amount > 0 else "paid",
         )
-        db.add(invoice)
-        db.flush()
         result.invoices.append((household_id, invoice.number, amount))
         for p, entry_id in items:
-            c = p.charge
             db.add(
-                ChargeRecord(
-                    school_id=school.id,
-                    enrolment_id=p.enrolment_id,
-                    household_id=household_id,
+                charge_record(
+                    school,
+                    p,
                     billing_run_id=run.id,
                     invoice_id=invoice.id,
                     entry_id=entry_id,
                     period_start=result.period_start,
                     period_end=result.period_end,
-                    fee_standard_id=p.fee_standard_id,
-                    policy_id=p.policy_id,
-                    unit=c.unit.value,
-                    unit_cost=c.unit_cost,
-                    units_num=c.units_num,
-                    units_den=c.units_den,
-                    period_days=c.period_days,
-                    enrolled_days=c.enrolled_days,
-                    cost=c.cost,
-                    government=c.government,
-                    school=c.school,
-                    parent=c.parent,
-                    waiver=c.waiver,
-                    waiver_cover=c.waiver_cover.value,
-                    household=c.household,
                 )
             )
         if progress and i % 1000 == 0:
@@ -380,6 +367,82 @@ def run_billing(
     result.run_id = run.id
     db.flush()
     return result
+
+
+def new_invoice(
+    db: Session,
+    school: School,
+    *,
+    household_id: int,
+    billing_run_id: int | None,
+    period_start: dt.date,
+    period_end: dt.date,
+    issued_on: dt.date,
+    due_days: int,
+    amount: int,
+) -> Invoice:
+    """An invoice with the next gap-free number of the school and year."""
+    seq = next_number(db, school, "invoice", issued_on.year)
+    invoice = Invoice(
+        school_id=school.id,
+        household_id=household_id,
+        billing_run_id=billing_run_id,
+        year=issued_on.year,
+        seq=seq,
+        number=f"{school.code}-{issued_on.year}-{seq:06d}",
+        period_start=period_start,
+        period_end=period_end,
+        issued_on=issued_on,
+        due_date=issued_on + dt.timedelta(days=due_days),
+        amount=amount,
+        status="issued" if amount > 0 else "paid",
+    )
+    db.add(invoice)
+    db.flush()
+    return invoice
+
+
+def charge_record(
+    school: School,
+    p: PlannedCharge,
+    *,
+    billing_run_id: int,
+    invoice_id: int,
+    entry_id: int,
+    period_start: dt.date,
+    period_end: dt.date,
+    generation: int = 0,
+    replaces_id: int | None = None,
+) -> ChargeRecord:
+    """The row that keeps every figure of a posted charge (not yet added to the session)."""
+    c = p.charge
+    return ChargeRecord(
+        school_id=school.id,
+        enrolment_id=p.enrolment_id,
+        household_id=p.household_id,
+        billing_run_id=billing_run_id,
+        invoice_id=invoice_id,
+        entry_id=entry_id,
+        period_start=period_start,
+        period_end=period_end,
+        fee_standard_id=p.fee_standard_id,
+        policy_id=p.policy_id,
+        unit=c.unit.value,
+        unit_cost=c.unit_cost,
+        units_num=c.units_num,
+        units_den=c.units_den,
+        period_days=c.period_days,
+        enrolled_days=c.enrolled_days,
+        cost=c.cost,
+        government=c.government,
+        school=c.school,
+        parent=c.parent,
+        waiver=c.waiver,
+        waiver_cover=c.waiver_cover.value,
+        household=c.household,
+        generation=generation,
+        replaces_id=replaces_id,
+    )
 
 
 def _record_run(db: Session, school: School, term: Term, result: BillingResult, actor: str):  # type: ignore[no-untyped-def]

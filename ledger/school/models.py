@@ -397,9 +397,14 @@ class ChargeRecord(Base):
     waiver: Mapped[int] = mapped_column(BigInteger)
     waiver_cover: Mapped[str] = mapped_column(String(12))
     household: Mapped[int] = mapped_column(BigInteger)
+    #: 0 for a charge made by a billing run; n for the n-th reissue of its invoice.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The charge of a cancelled invoice that this one bills again (a reissue).
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), unique=True)
 
     __table_args__ = (
-        UniqueConstraint("enrolment_id", "period_start"),
+        UniqueConstraint("enrolment_id", "period_start", "generation"),
+        CheckConstraint("generation >= 0", name="generation_not_negative"),
         CheckConstraint(
             "cost = government + school + parent AND cost >= 0 AND government >= 0 "
             "AND school >= 0 AND parent >= 0",
@@ -525,4 +530,235 @@ class CreditRecord(Base):
             "reason IN ('withdrawal', 'absence', 'waiver', 'cancel')", name="reason_known"
         ),
         Index("ix_credits_charge_id", "charge_id"),
+    )
+
+
+# --------------------------------------------------------------------------- settling invoices
+
+
+class PaymentReturn(Base):
+    """A bounced or returned payment (退票/退回): its entry reversed, its allocations void."""
+
+    __tablename__ = "payment_returns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    returned_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    #: The reversal of the payment's entry.
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    returned_by: Mapped[str] = mapped_column(String(255))
+    returned_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class CreditApplication(Base):
+    """Household credit (2241) applied to an invoice: ``Dr 2241.H / Cr 1122.H``.
+
+    ``reason`` says why: ``apply`` (finance applied available credit),
+    ``reissue`` (what was paid on a cancelled invoice carried to its reissue,
+    ``source_invoice_id``), ``return`` (a returned payment takes back the
+    credit that a later credit note had put on 2241 because the invoice
+    looked paid, ``payment_id``). An application is undone by reversing its
+    entry (``undone_entry_id``), never by deleting it.
+    """
+
+    __tablename__ = "credit_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(10))
+    source_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    undone_entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    applied_by: Mapped[str] = mapped_column(String(255))
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("reason IN ('apply', 'reissue', 'return')", name="reason_known"),
+        Index("ix_credit_applications_invoice_id", "invoice_id"),
+        Index("ix_credit_applications_household_id", "household_id"),
+    )
+
+
+class Refund(Base):
+    """Household credit paid back out of the school's bank account: ``Dr 2241.H / Cr 1002``."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    #: The invoice whose credit this refund returns, when the refund names one.
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    paid_from: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("paid_from = '1002'", name="school_bank_only"),
+        Index("ix_refunds_household_id", "household_id"),
+    )
+
+
+class InvoiceCancellation(Base):
+    """An invoice cancelled (作废): its charges credited in full; it keeps its number."""
+
+    __tablename__ = "invoice_cancellations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), unique=True)
+    cancelled_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    cancelled_by: Mapped[str] = mapped_column(String(255))
+    cancelled_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    #: The invoice that bills the same period again, once reissued (重开).
+    reissued_as_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), unique=True)
+
+
+class WriteOff(Base):
+    """A small household balance written off to 5901 (多退少不补), approved by someone else."""
+
+    __tablename__ = "write_offs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    #: The most that may be written off, as configured when it was requested.
+    limit_amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    written_off_on: Mapped[dt.date | None] = mapped_column(Date)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0 AND amount <= limit_amount", name="amount_within_limit"),
+        CheckConstraint("status IN ('requested', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
+        Index("ix_write_offs_household_id", "household_id"),
+    )
+
+
+class WriteOffLine(Base):
+    """How much of a write-off settled which invoice."""
+
+    __tablename__ = "write_off_lines"
+
+    write_off_id: Mapped[int] = mapped_column(ForeignKey("write_offs.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+# --------------------------------------------------------------------------- closing
+
+
+class YearClosing(Base):
+    """A school year closed: revenue and expense moved to net assets 3001, dates locked."""
+
+    __tablename__ = "year_closings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    year_start: Mapped[dt.date] = mapped_column(Date)
+    year_end: Mapped[dt.date] = mapped_column(Date)
+    #: The closing entry; none when every revenue and expense account was already zero.
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Net result moved to 3001 (revenue less expense, in fen; negative for a deficit).
+    net_result: Mapped[int] = mapped_column(BigInteger)
+    closed_by: Mapped[str] = mapped_column(String(255))
+    closed_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("school_id", "year_end"),
+        CheckConstraint("year_end >= year_start", name="end_not_before_start"),
+    )
+
+
+# --------------------------------------------------------------------------- subsidy claims
+
+
+class SubsidyClaim(Base):
+    """A claim of the government share (财政补贴申报) for a school and period: a document.
+
+    The receivable was posted when billing ran; a claim only lists it, and a
+    receipt against the claim clears it.
+    """
+
+    __tablename__ = "subsidy_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    #: The funder's receivable account in the school's book (``1123.<district>``).
+    funder_account: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    claimed_on: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("school_id", "number"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("period_end >= period_start", name="end_not_before_start"),
+        CheckConstraint(
+            "status IN ('submitted', 'partially_received', 'received')", name="status_known"
+        ),
+    )
+
+
+class SubsidyClaimLine(Base):
+    """One charge's government share on a claim; a charge is claimed at most once."""
+
+    __tablename__ = "subsidy_claim_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("subsidy_claims.id"))
+    charge_id: Mapped[int] = mapped_column(ForeignKey("charges.id"), unique=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_subsidy_claim_lines_claim_id", "claim_id"),
+    )
+
+
+class SubsidyReceipt(Base):
+    """Money received from the government against a claim: ``Dr 1002 / Cr 1123.<district>``."""
+
+    __tablename__ = "subsidy_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("subsidy_claims.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_subsidy_receipts_claim_id", "claim_id"),
     )
