@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from ledger.books.models import AccountType, EntryKind
 from ledger.money import InvalidAmount, format_fen, parse_amount
@@ -42,6 +43,19 @@ class Strict(Schema):
     class Meta:
         unknown = RAISE
         ordered = True
+
+    @pre_load
+    def _refuse_nul(self, data: Any, **kwargs: Any) -> Any:
+        """No text may hold NUL: PostgreSQL cannot store it (SQLite can), so refuse it on both."""
+        if isinstance(data, Mapping):
+            bad = {
+                k: ["must not contain NUL characters"]
+                for k, v in data.items()
+                if isinstance(v, str) and "\x00" in v
+            }
+            if bad:
+                raise ValidationError(bad)
+        return data
 
 
 # --------------------------------------------------------------------------- lists

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import exists, select
 
 from ledger import books as engine
@@ -40,6 +40,7 @@ from ..schemas import (
     TrialBalanceOut,
     encode_cursor,
 )
+from . import MAX_ID, Blueprint
 
 blp = Blueprint(
     "books", __name__, url_prefix="/api/v1/books", description="Books, accounts and the journal"
@@ -64,11 +65,11 @@ def _idempotency_key(required: bool) -> str | None:
                 code="idempotency_key_required",
             )
         return None
-    if len(key) > 200:
+    if len(key) > 200 or "\x00" in key:
         abort(
             422,
-            message="the Idempotency-Key header is longer than 200 characters",
-            errors={"Idempotency-Key": ["at most 200 characters"]},
+            message="the Idempotency-Key header is longer than 200 characters or holds NUL",
+            errors={"Idempotency-Key": ["at most 200 characters, no NUL"]},
             code="idempotency_key_invalid",
         )
     return key.strip()
@@ -85,8 +86,9 @@ class Books(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the books the caller may see."""
         q = select(Book).where(visible_books_filter(current_user())).order_by(Book.code)
-        if args["cursor"] is not None:
-            q = q.where(Book.code > str(args["cursor"]))
+        cursor = page_cursor(args, str)
+        if cursor is not None:
+            q = q.where(Book.code > cursor)
         rows = list(session().scalars(q.limit(args["limit"] + 1)))
         return _page(rows, args["limit"], lambda b: b.code)
 
@@ -102,6 +104,19 @@ class Books(MethodView):
         db.add(BookAccess(user_id=current_user().id, book_id=book.id))
         audit.commit("book.create", f"book:{book.code}")
         return book
+
+
+def page_cursor(args: dict[str, Any], kind: type) -> Any:
+    """The decoded ``cursor`` if it has the type of the keys this list pages by, else a 422."""
+    cursor = args["cursor"]
+    if cursor is not None and (type(cursor) is not kind or (kind is int and abs(cursor) > MAX_ID)):
+        abort(
+            422,
+            message="not a cursor this API returned",
+            errors={"cursor": ["not a cursor this API returned"]},
+            code="invalid_cursor",
+        )
+    return cursor
 
 
 def _page(rows: list[Any], limit: int, key: Any, view: Any = None) -> dict[str, Any]:
@@ -129,7 +144,7 @@ def _account_view(accounts: list[Account]) -> list[dict[str, Any]]:
     codes = (
         dict(
             session()
-            .execute(select(Account.id, Account.code).where(Account.id.in_(parent_ids))).all()
+            .execute(select(Account.id, Account.code).where(Account.id.in_(parent_ids)))
             .all()
         )
         if parent_ids
@@ -156,8 +171,9 @@ class Accounts(MethodView):
     @blp.response(200, AccountPage)
     def get(self, args: dict[str, Any], book: str) -> dict[str, Any]:
         q = select(Account).where(Account.book_id == _book().id).order_by(Account.code)
-        if args["cursor"] is not None:
-            q = q.where(Account.code > str(args["cursor"]))
+        cursor = page_cursor(args, str)
+        if cursor is not None:
+            q = q.where(Account.code > cursor)
         rows = list(session().scalars(q.limit(args["limit"] + 1)))
         return _page(rows, args["limit"], lambda a: a.code, _account_view)
 
@@ -287,10 +303,9 @@ class Entries(MethodView):
             q = q.where(Entry.effective_date <= args["to"])
         if args["kind"] is not None:
             q = q.where(Entry.kind == args["kind"])
-        if args["cursor"] is not None:
-            if not isinstance(args["cursor"], int):
-                abort(422, message="not a cursor this API returned", code="invalid_cursor")
-            q = q.where(Entry.number > args["cursor"])
+        cursor = page_cursor(args, int)
+        if cursor is not None:
+            q = q.where(Entry.number > cursor)
         rows = list(session().scalars(q.limit(args["limit"] + 1)))
         return _page(rows, args["limit"], lambda e: e.number, entry_views)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from .. import audit
@@ -21,7 +20,8 @@ from ..schemas import (
     UserOut,
     UserPage,
 )
-from .books import _page
+from . import Blueprint
+from .books import _page, page_cursor
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users, tokens, audit log")
 
@@ -53,8 +53,9 @@ class Users(MethodView):
     @blp.response(200, UserPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         q = select(User).order_by(User.id)
-        if args["cursor"] is not None:
-            q = q.where(User.id > int(args["cursor"]))
+        cursor = page_cursor(args, int)
+        if cursor is not None:
+            q = q.where(User.id > cursor)
         rows = list(session().scalars(q.limit(args["limit"] + 1)))
         return _page(rows, args["limit"], lambda u: u.id)
 
@@ -100,7 +101,8 @@ class AuditLog(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Every write, newest first."""
         q = select(AuditRecord).order_by(AuditRecord.id.desc())
-        if args["cursor"] is not None:
-            q = q.where(AuditRecord.id < int(args["cursor"]))
+        cursor = page_cursor(args, int)
+        if cursor is not None:
+            q = q.where(AuditRecord.id < cursor)
         rows = list(session().scalars(q.limit(args["limit"] + 1)))
         return _page(rows, args["limit"], lambda r: r.id)
