@@ -68,3 +68,28 @@ class Raw:
 
     def close(self) -> None:
         self.cur.close()
+
+
+_RESERVABLE = frozenset({"entries", "accounts", "invoices", "charges"})
+
+
+def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
+    """``n`` fresh primary keys of ``table`` for rows inserted in bulk in this transaction.
+
+    PostgreSQL takes them from the table's sequence; on SQLite the transaction
+    holds the database's write lock (``BEGIN IMMEDIATE``), so the ids after the
+    current maximum are free until it commits.
+    """
+    if table not in _RESERVABLE:
+        raise ValueError(f"ids of {table!r} are not reserved in bulk")
+    if n <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "  # noqa: S608
+            "FROM generate_series(1, %(n)s)",
+            {"n": n},
+        ).all()
+        return sorted(r[0] for r in rows)
+    top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()  # noqa: S608
+    return list(range(top + 1, top + 1 + n))

@@ -15,16 +15,18 @@ computes the same result and writes nothing.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger import books
 from ledger.books.models import Period
+from ledger.books.rawsql import reserve_ids
 
 from .calendar import month_bounds
 from .errors import Conflict, RuleBroken
@@ -49,7 +51,7 @@ from .structure import (
     funder_account,
     household_account,
 )
-from .waivers import waiver_windows
+from .waivers import waiver_windows_for
 
 KIND_LABEL = {"basic_care": "基本托管", "enrichment": "素质拓展", "extended_care": "延时托管"}
 
@@ -156,14 +158,27 @@ def plan_charges(
     _refuse_closed(db, school, term, start, end)
     result = BillingResult(school.code, kind.value, start, end, dry_run=True)
     calendar = calendar_of(db, term)
+    programmes = {
+        p.id: p
+        for p in db.scalars(
+            select(Programme).where(Programme.term_id == term.id, Programme.school_id == school.id)
+        )
+    }
+    # Plain rows, not ORM objects: a large school has 100,000 enrolments.
     rows = db.execute(
-        select(Enrolment, Programme, Student)
+        select(
+            Enrolment.id,
+            Enrolment.programme_id,
+            Enrolment.start_date,
+            Enrolment.end_date,
+            Student.id,
+            Student.name,
+            Student.household_id,
+        )
         .join(Application, Application.id == Enrolment.application_id)
-        .join(Programme, Programme.id == Enrolment.programme_id)
         .join(Student, Student.id == Enrolment.student_id)
         .where(
-            Programme.term_id == term.id,
-            Programme.school_id == school.id,
+            Enrolment.programme_id.in_(list(programmes)),
             Application.status == "approved",
             Enrolment.start_date <= end,
             (Enrolment.end_date.is_(None)) | (Enrolment.end_date > start),
@@ -172,7 +187,7 @@ def plan_charges(
     ).all()
     if rebill is not None:
         wanted = set(rebill)
-        rows = [row for row in rows if row[0].id in wanted]
+        rows = [row for row in rows if row[0] in wanted]
         billed: set[int] = set()
     else:
         billed = set(
@@ -182,33 +197,44 @@ def plan_charges(
                 )
             )
         )
+    windows = waiver_windows_for(db, {row[4] for row in rows}, start, end)
     policies: dict[str, tuple] = {}
     period_days_of: dict[int, list[dt.date]] = {}
-    for enrolment, programme, student in rows:
-        if enrolment.id in billed:
+    for enrolment_id, programme_id, e_start, e_end, student_id, name, household_id in rows:
+        if enrolment_id in billed:
             result.already_billed += 1
             continue
+        programme = programmes[programme_id]
         if programme.kind not in policies:
             policy = policy_for(db, school, programme.kind, start)
             standard = db.get(FeeStandard, policy.fee_standard_id)
             check_standard_covers(standard, programme.kind, start, end)
             policies[programme.kind] = (policy, standard, sharing_of(policy))
         policy, standard, sharing = policies[programme.kind]
-        if programme.id not in period_days_of:
-            period_days_of[programme.id] = calendar.service_days(
+        period_days = period_days_of.get(programme_id)
+        if period_days is None:
+            period_days = period_days_of[programme_id] = calendar.service_days(
                 start, end, programme_weekdays=[int(ch) for ch in programme.weekdays]
             )
-        period_days = period_days_of[programme.id]
-        last_day = end if enrolment.end_date is None else enrolment.end_date - dt.timedelta(days=1)
-        enrolled = [d for d in period_days if enrolment.start_date <= d <= last_day]
-        if not period_days or not enrolled:
+        if not period_days:
+            continue
+        last_day = end if e_end is None else e_end - dt.timedelta(days=1)
+        if e_start <= period_days[0] and last_day >= period_days[-1]:
+            enrolled = period_days
+        else:
+            enrolled = period_days[
+                bisect.bisect_left(period_days, e_start) : bisect.bisect_right(
+                    period_days, last_day
+                )
+            ]
+        if not enrolled:
             continue
         waivers = []
         reasons = []
-        for percent, w_from, w_to, reason in waiver_windows(
-            db, student.id, enrolled[0], enrolled[-1]
-        ):
-            covered = sum(1 for d in enrolled if w_from <= d <= w_to)
+        for percent, w_from, w_to, reason in windows.get(student_id, ()):
+            if w_to < enrolled[0] or w_from > enrolled[-1]:
+                continue
+            covered = bisect.bisect_right(enrolled, w_to) - bisect.bisect_left(enrolled, w_from)
             if covered:
                 waivers.append(Waiver(percent, covered, reason))
                 reasons.append(reason)
@@ -221,16 +247,16 @@ def plan_charges(
             lessons_per_session=programme.lessons_per_session,
             waivers=tuple(waivers),
         )
-        _check_within_standard(charge, standard, student, programme)
+        _check_within_standard(charge, standard, name, programme.name)
         if charge.cost == 0:
             continue
         result.charges.append(
             PlannedCharge(
-                enrolment_id=enrolment.id,
-                student_id=student.id,
-                student_name=student.name,
-                household_id=student.household_id,
-                programme_id=programme.id,
+                enrolment_id=enrolment_id,
+                student_id=student_id,
+                student_name=name,
+                household_id=household_id,
+                programme_id=programme_id,
                 programme_name=programme.name,
                 kind=programme.kind,
                 policy_id=policy.id,
@@ -243,7 +269,7 @@ def plan_charges(
 
 
 def _check_within_standard(
-    charge: Charge, standard: FeeStandard, student: Student, programme: Programme
+    charge: Charge, standard: FeeStandard, student_name: str, programme_name: str
 ) -> None:
     """No parent share above the approved standard for the units billed (严禁乱收费)."""
     unit = Unit(standard.unit)
@@ -256,7 +282,7 @@ def _check_within_standard(
     if charge.parent * allowed_den > allowed_num:
         raise RuleBroken(
             "parent_share_above_standard",
-            f"{student.name}'s parent share for {programme.name} would exceed the approved "
+            f"{student_name}'s parent share for {programme_name} would exceed the approved "
             f"standard {standard.document_no}",
             field="policy",
         )
@@ -264,21 +290,7 @@ def _check_within_standard(
 
 def next_number(db: Session, school: School, kind: str, year: int) -> int:
     """The next gap-free number of a document kind, in the caller's transaction."""
-    counter = db.scalar(
-        select(DocumentCounter)
-        .where(
-            DocumentCounter.school_id == school.id,
-            DocumentCounter.kind == kind,
-            DocumentCounter.year == year,
-        )
-        .with_for_update()
-    )
-    if counter is None:
-        counter = DocumentCounter(school_id=school.id, kind=kind, year=year, last=0)
-        db.add(counter)
-    counter.last += 1
-    db.flush()
-    return counter.last
+    return reserve_numbers(db, school, kind, year, 1)
 
 
 def run_billing(
@@ -332,41 +344,78 @@ def run_billing(
     by_household: dict[int, list[tuple[PlannedCharge, int]]] = defaultdict(list)
     for p, entry_id in zip(result.charges, posted.entry_ids, strict=True):
         by_household[p.household_id].append((p, entry_id))
+    first = reserve_numbers(db, school, "invoice", issued_on.year, len(households))
+    invoice_ids = reserve_ids(db.connection(), "invoices", len(households))
+    due = issued_on + dt.timedelta(days=due_days)
+    invoice_rows = []
+    charge_rows = []
     for i, household_id in enumerate(households):
         items = by_household[household_id]
         amount = sum(p.charge.household for p, _ in items)
-        invoice = new_invoice(
-            db,
-            school,
-            household_id=household_id,
-            billing_run_id=run.id,
-            period_start=result.period_start,
-            period_end=result.period_end,
-            issued_on=issued_on,
-            due_days=due_days,
-            amount=amount,
+        seq = first + i
+        number = f"{school.code}-{issued_on.year}-{seq:06d}"
+        invoice_rows.append(
+            {
+                "id": invoice_ids[i],
+                "school_id": school.id,
+                "household_id": household_id,
+                "billing_run_id": run.id,
+                "year": issued_on.year,
+                "seq": seq,
+                "number": number,
+                "period_start": result.period_start,
+                "period_end": result.period_end,
+                "issued_on": issued_on,
+                "due_date": due,
+                "amount": amount,
+                "status": "issued" if amount > 0 else "paid",
+            }
         )
-        result.invoices.append((household_id, invoice.number, amount))
+        result.invoices.append((household_id, number, amount))
         for p, entry_id in items:
-            db.add(
-                charge_record(
+            charge_rows.append(
+                charge_values(
                     school,
                     p,
                     billing_run_id=run.id,
-                    invoice_id=invoice.id,
+                    invoice_id=invoice_ids[i],
                     entry_id=entry_id,
                     period_start=result.period_start,
                     period_end=result.period_end,
                 )
             )
-        if progress and i % 1000 == 0:
+        if progress and i % 10000 == 0:
             progress("invoicing", i, len(households))
-    db.flush()
+    conn = db.connection()
+    for chunk in range(0, len(invoice_rows), 5000):
+        conn.execute(insert(Invoice.__table__), invoice_rows[chunk : chunk + 5000])
+    for chunk in range(0, len(charge_rows), 5000):
+        conn.execute(insert(ChargeRecord.__table__), charge_rows[chunk : chunk + 5000])
     run.charges_posted = len(result.charges)
     run.invoices_issued = len(result.invoices)
     result.run_id = run.id
     db.flush()
     return result
+
+
+def reserve_numbers(db: Session, school: School, kind: str, year: int, count: int) -> int:
+    """Reserve ``count`` consecutive gap-free numbers; returns the first."""
+    counter = db.scalar(
+        select(DocumentCounter)
+        .where(
+            DocumentCounter.school_id == school.id,
+            DocumentCounter.kind == kind,
+            DocumentCounter.year == year,
+        )
+        .with_for_update()
+    )
+    if counter is None:
+        counter = DocumentCounter(school_id=school.id, kind=kind, year=year, last=0)
+        db.add(counter)
+    first = counter.last + 1
+    counter.last += count
+    db.flush()
+    return first
 
 
 def new_invoice(
@@ -402,7 +451,7 @@ def new_invoice(
     return invoice
 
 
-def charge_record(
+def charge_values(
     school: School,
     p: PlannedCharge,
     *,
@@ -413,36 +462,41 @@ def charge_record(
     period_end: dt.date,
     generation: int = 0,
     replaces_id: int | None = None,
-) -> ChargeRecord:
-    """The row that keeps every figure of a posted charge (not yet added to the session)."""
+) -> dict[str, object]:
+    """Every figure of a posted charge, as the columns of its ``charges`` row."""
     c = p.charge
-    return ChargeRecord(
-        school_id=school.id,
-        enrolment_id=p.enrolment_id,
-        household_id=p.household_id,
-        billing_run_id=billing_run_id,
-        invoice_id=invoice_id,
-        entry_id=entry_id,
-        period_start=period_start,
-        period_end=period_end,
-        fee_standard_id=p.fee_standard_id,
-        policy_id=p.policy_id,
-        unit=c.unit.value,
-        unit_cost=c.unit_cost,
-        units_num=c.units_num,
-        units_den=c.units_den,
-        period_days=c.period_days,
-        enrolled_days=c.enrolled_days,
-        cost=c.cost,
-        government=c.government,
-        school=c.school,
-        parent=c.parent,
-        waiver=c.waiver,
-        waiver_cover=c.waiver_cover.value,
-        household=c.household,
-        generation=generation,
-        replaces_id=replaces_id,
-    )
+    return {
+        "school_id": school.id,
+        "enrolment_id": p.enrolment_id,
+        "household_id": p.household_id,
+        "billing_run_id": billing_run_id,
+        "invoice_id": invoice_id,
+        "entry_id": entry_id,
+        "period_start": period_start,
+        "period_end": period_end,
+        "fee_standard_id": p.fee_standard_id,
+        "policy_id": p.policy_id,
+        "unit": c.unit.value,
+        "unit_cost": c.unit_cost,
+        "units_num": c.units_num,
+        "units_den": c.units_den,
+        "period_days": c.period_days,
+        "enrolled_days": c.enrolled_days,
+        "cost": c.cost,
+        "government": c.government,
+        "school": c.school,
+        "parent": c.parent,
+        "waiver": c.waiver,
+        "waiver_cover": c.waiver_cover.value,
+        "household": c.household,
+        "generation": generation,
+        "replaces_id": replaces_id,
+    }
+
+
+def charge_record(school: School, p: PlannedCharge, **kwargs: object) -> ChargeRecord:
+    """The row that keeps every figure of a posted charge (not yet added to the session)."""
+    return ChargeRecord(**charge_values(school, p, **kwargs))  # type: ignore[arg-type]
 
 
 def _record_run(db: Session, school: School, term: Term, result: BillingResult, actor: str):  # type: ignore[no-untyped-def]

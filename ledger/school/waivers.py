@@ -73,22 +73,42 @@ def waiver_windows(
 
     Verified hardship is a full waiver of the parent share for the dates it covers.
     """
-    out = []
-    for h in db.scalars(
-        select(HardshipStatus).where(
-            HardshipStatus.student_id == student_id,
-            HardshipStatus.valid_from <= end,
-            HardshipStatus.valid_to >= start,
-        )
-    ):
-        out.append((BASIS, h.valid_from, h.valid_to, f"hardship:{h.evidence_ref}"))
-    for w in db.scalars(
-        select(WaiverGrant).where(
-            WaiverGrant.student_id == student_id,
-            WaiverGrant.status == "approved",
-            WaiverGrant.valid_from <= end,
-            WaiverGrant.valid_to >= start,
-        )
-    ):
-        out.append((w.percent, w.valid_from, w.valid_to, f"waiver:{w.id}"))
+    return waiver_windows_for(db, {student_id}, start, end).get(student_id, [])
+
+
+def waiver_windows_for(
+    db: Session, student_ids: set[int], start: dt.date, end: dt.date
+) -> dict[int, list[tuple[int, dt.date, dt.date, str]]]:
+    """:func:`waiver_windows` for many students at once (two queries, not two per student)."""
+    out: dict[int, list[tuple[int, dt.date, dt.date, str]]] = {}
+    if not student_ids:
+        return out
+    # A few students: ask for them; a whole school: read the span once and filter here.
+    few = sorted(student_ids) if len(student_ids) <= 500 else None
+    hardship = select(
+        HardshipStatus.student_id,
+        HardshipStatus.valid_from,
+        HardshipStatus.valid_to,
+        HardshipStatus.evidence_ref,
+    ).where(HardshipStatus.valid_from <= end, HardshipStatus.valid_to >= start)
+    grants = select(
+        WaiverGrant.student_id,
+        WaiverGrant.percent,
+        WaiverGrant.valid_from,
+        WaiverGrant.valid_to,
+        WaiverGrant.id,
+    ).where(
+        WaiverGrant.status == "approved",
+        WaiverGrant.valid_from <= end,
+        WaiverGrant.valid_to >= start,
+    )
+    if few is not None:
+        hardship = hardship.where(HardshipStatus.student_id.in_(few))
+        grants = grants.where(WaiverGrant.student_id.in_(few))
+    for h in db.execute(hardship.order_by(HardshipStatus.id)):
+        if h[0] in student_ids:
+            out.setdefault(h[0], []).append((BASIS, h[1], h[2], f"hardship:{h[3]}"))
+    for w in db.execute(grants.order_by(WaiverGrant.id)):
+        if w[0] in student_ids:
+            out.setdefault(w[0], []).append((w[1], w[2], w[3], f"waiver:{w[4]}"))
     return out
