@@ -56,7 +56,7 @@ from .waivers import waiver_windows_for
 KIND_LABEL = {"basic_care": "基本托管", "enrichment": "素质拓展", "extended_care": "延时托管"}
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedCharge:
     enrolment_id: int
     student_id: int

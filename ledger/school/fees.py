@@ -146,7 +146,7 @@ class Waiver:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Charge:
     """One enrolment's charge for one billing period, with every step kept."""
 
