@@ -51,6 +51,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(enrolment.blp)
     api.register_blueprint(billing.blp)
     api.register_blueprint(links.blp)
+    from .resources import closing, programmes, settlement, subsidies
+
+    api.register_blueprint(programmes.blp)
+    api.register_blueprint(closing.blp)
+    api.register_blueprint(subsidies.blp)
+    api.register_blueprint(settlement.blp)
     errors.register(app)
     _serve_docs_assets(app)
 

@@ -35,13 +35,20 @@ settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
     "long", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
-)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 SERVER_URL = os.environ.get("KEHOU_TEST_DATABASE_URL")
-DB_FIXTURES = {"engine", "connection", "db", "app", "client", "throwaway_url", "database_url",
-               "tokens", "api"}
+DB_FIXTURES = {
+    "engine",
+    "connection",
+    "db",
+    "app",
+    "client",
+    "throwaway_url",
+    "database_url",
+    "tokens",
+    "api",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
