@@ -219,17 +219,7 @@ class Payments(MethodView):
             idempotency_key=f"payment:{key}",
         )
         p = result.payment
-        view = {
-            "id": p.id,
-            "household": p.household_id,
-            "amount": p.amount,
-            "received_on": p.received_on,
-            "method": p.method,
-            "reference": p.reference,
-            "entry": p.entry_id,
-            "allocations": [{"invoice": n, "amount": a} for n, a in result.allocations],
-            "to_credit": result.credit,
-        }
+        view = _payment_view(p, result.allocations)
         if result.replayed:
             session().rollback()
             return view, 200
@@ -269,6 +259,11 @@ def _payment_replay(school: Any, key: str, data: dict[str, Any]) -> dict[str, An
         )
         .all()
     )
+    return _payment_view(p, allocations)
+
+
+def _payment_view(p: Any, allocations: list[tuple[str, int]]) -> dict[str, Any]:
+    """A payment as the API shows it; what no invoice took went to household credit."""
     return {
         "id": p.id,
         "household": p.household_id,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ledger.money import allocate, round_fen_half_up
 
@@ -132,8 +133,9 @@ class CostSharing:
 
 
 def _fmt_weight(weight: int) -> str:
-    fen = weight / BASIS  # display only
-    return f"{fen / 100:.2f}".rstrip("0").rstrip(".") if fen % 1 else f"{int(fen) / 100:.2f}"
+    """A per-unit share (fen × BASIS) in yuan, exactly: at least two decimals, more if needed."""
+    yuan = Decimal(weight) / (BASIS * 100)
+    return f"{yuan:.2f}" if yuan == yuan.quantize(Decimal("0.01")) else f"{yuan.normalize():f}"
 
 
 @dataclass(frozen=True)
