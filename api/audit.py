@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from .database import session
 from .models import AuditRecord
+from .replay import fingerprint
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -25,8 +26,14 @@ def record(
     actor: str | None = None,
     user_id: int | None = None,
 ) -> None:
-    """Add an audit line to the current transaction (outside a request, pass ``actor``)."""
+    """Add an audit line to the current transaction (outside a request, pass ``actor``).
+
+    A line whose ``detail`` carries an Idempotency-Key also keeps the request
+    body's fingerprint, so that a replay with another body can be refused.
+    """
     in_request = bool(g) and "user" in g
+    if detail and detail.get("key") and request:
+        detail = {**detail, "body": fingerprint()}
     db.add(
         AuditRecord(
             user_id=user_id if user_id is not None else (g.user.id if in_request else None),

@@ -403,6 +403,10 @@ class InvoicePage(Page):
     items = fields.List(fields.Nested(InvoiceOut))
 
 
+class PaymentPage(Page):
+    items = fields.List(fields.Nested("PaymentOut"))
+
+
 class PaymentIn(Strict):
     household = fields.Integer(required=True)
     amount = Amount(required=True)
@@ -429,3 +433,6 @@ class PaymentOut(Schema):
     entry = fields.Integer()
     allocations = fields.List(fields.Nested(AllocationOut))
     to_credit = Amount()
+    returned = fields.Boolean(
+        load_default=False, metadata={"description": "the payment bounced and was reversed"}
+    )

@@ -210,6 +210,31 @@ class RefundIn(Strict):
     )
 
 
+class CreditApplyIn(Strict):
+    household = fields.Integer(required=True)
+    on = fields.Date(required=True, metadata={"description": "date of the entries"})
+    amount = Amount(
+        load_default=None, metadata={"description": "at most this much; default all credit held"}
+    )
+    invoice = fields.String(
+        load_default=None, metadata={"description": "settle this invoice first, then the oldest"}
+    )
+
+
+class CreditApplicationOut(Schema):
+    id = fields.Integer()
+    invoice = fields.String()
+    amount = Amount()
+    entry = fields.Integer()
+
+
+class CreditApplyOut(Schema):
+    household = fields.Integer()
+    items = fields.List(fields.Nested(CreditApplicationOut))
+    applied = Amount()
+    credit_left = Amount(signed=True, metadata={"description": "household credit held after"})
+
+
 class RefundOut(Schema):
     id = fields.Integer()
     household = fields.Integer()

@@ -94,6 +94,12 @@ def test_cancel_and_reissue_carry_what_was_paid(term):
     assert cancelled["invoice"]["outstanding"] == "0.00"
     replay = ok(fin.post(f"{path}/cancel", json=cancel, key="c-1"), 200)
     assert replay == cancelled
+    # The same key with another body is not a retry: refused, nothing written.
+    before = book_state(fin)
+    other = {"on": "2026-10-01", "reason": "another reason"}
+    r = fin.post(f"{path}/cancel", json=other, key="c-1")
+    assert_problem(r, 409, "idempotency_key_reused")
+    assert book_state(fin) == before
     before = book_state(fin)
     assert_problem(
         fin.post(f"{path}/cancel", json=cancel, key="c-2"), 409, "invoice_already_cancelled"
@@ -252,3 +258,80 @@ def test_a_late_waiver_a_write_off_a_returned_payment_and_overdue(term):
     assert tb[f"1122.H{term.home_b}"]["debit"] == "199.95"
     assert tb["1123.DS1"]["debit"] == "1400.00"  # 600.00 × 2 + B's waived 200.00
     assert_books_sound(term.auditor)
+
+
+def test_household_credit_is_applied_to_a_reopened_invoice(term):
+    fin = term.finance
+    first = pay(term, term.home_a, "400.00", "pay-1")
+    assert invoice(fin, term.invoice_a)["status"] == "paid"
+    extra = pay(term, term.home_a, "100.00", "pay-2", on="2026-09-11")
+    assert extra["to_credit"] == "100.00"
+    ok(
+        fin.post(
+            f"/api/v1/payments/{first['id']}/return",
+            json={"returned_on": "2026-09-15", "reason": "bounced"},
+            key="ret-1",
+        )
+    )
+    reopened = invoice(fin, term.invoice_a)
+    assert (reopened["status"], reopened["outstanding"]) == ("issued", "400.00")
+    # The parent sees both payments, the first one marked returned; not another household's.
+    mine = ok(term.parent.get(f"/api/v1/households/{term.home_a}/payments"), 200)["items"]
+    assert [(p["amount"], p["returned"], p["to_credit"]) for p in mine] == [
+        ("400.00", True, "0.00"),
+        ("100.00", False, "100.00"),
+    ]
+    assert mine[0]["allocations"] == [{"invoice": term.invoice_a, "amount": "400.00"}]
+    r = term.parent.get(f"/api/v1/households/{term.home_b}/payments")
+    assert_problem(r, 404, "not_found")
+    assert lines(fin)[f"2241.H{term.home_a}"]["credit"] == "100.00"
+
+    path = "/api/v1/schools/S1/credit-applications"
+    body = {"household": term.home_a, "on": "2026-09-16"}
+    before = book_state(fin)
+    assert_problem(
+        fin.post(path, json={**body, "amount": "100.01"}, key="ap-0"),
+        422,
+        "credit_exceeds_balance",
+        "amount",
+    )
+    assert_problem(fin.post(path, json=body), 422, "idempotency_key_required")
+    for caller in (term.parent, term.auditor, term.admin):
+        assert_problem(caller.post(path, json=body, key="ap-x"), 403, "forbidden")
+    assert_problem(term.outsider.post(path, json=body, key="ap-x"), 404, "not_found")
+    assert book_state(fin) == before
+
+    applied = ok(fin.post(path, json={**body, "amount": "60.00"}, key="ap-1"))
+    assert [(i["invoice"], i["amount"]) for i in applied["items"]] == [(term.invoice_a, "60.00")]
+    assert (applied["applied"], applied["credit_left"]) == ("60.00", "40.00")
+    assert ok(fin.post(path, json={**body, "amount": "60.00"}, key="ap-1"), 200) == applied
+    assert_problem(fin.post(path, json=body, key="ap-1"), 409, "idempotency_key_reused")
+    rest = ok(fin.post(path, json=body, key="ap-2"))
+    assert (rest["applied"], rest["credit_left"]) == ("40.00", "0.00")
+    after = invoice(fin, term.invoice_a)
+    assert (after["status"], after["outstanding"]) == ("partially_paid", "300.00")
+    nothing = ok(fin.post(path, json=body, key="ap-3"))
+    assert (nothing["items"], nothing["applied"]) == ([], "0.00")
+    assert_books_sound(term.auditor)
+
+
+def test_the_write_off_limit_is_a_setting(term, app):
+    fin = term.finance
+    pay(term, term.home_b, "399.95", "pay-b")
+    body = {"household": term.home_b, "reason": "少不补"}
+    app.config["WRITE_OFF_LIMIT"] = "0.04"
+    before = book_state(fin)
+    r = fin.post("/api/v1/schools/S1/write-offs", json=body)
+    assert_problem(r, 422, "write_off_above_limit")
+    assert "at most 4 fen" in r.get_json()["detail"]
+    assert book_state(fin) == before
+    app.config["WRITE_OFF_LIMIT"] = "0.05"
+    assert ok(fin.post("/api/v1/schools/S1/write-offs", json=body))["amount"] == "0.05"
+
+
+@pytest.mark.parametrize("limit", ["ten", "1.001", "-1.00", "1e3"])
+def test_a_malformed_write_off_limit_stops_the_app_from_starting(limit):
+    from api import create_app
+
+    with pytest.raises(ValueError, match="KEHOU_WRITE_OFF_LIMIT"):
+        create_app({"WRITE_OFF_LIMIT": limit, "DATABASE_URL": "sqlite://"})

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ledger.books.errors import NotFound
 from ledger.school import billing, payments
 from ledger.school.credits import invoice_outstanding
-from ledger.school.models import Invoice, Term
+from ledger.school.models import Invoice, Payment, PaymentAllocation, School, Term
 
 from .. import audit
 from ..auth import actor, roles
@@ -27,6 +27,7 @@ from ..school_schemas import (
     InvoicePage,
     PaymentIn,
     PaymentOut,
+    PaymentPage,
 )
 from ..scope import household_in_scope, school_in_scope
 from . import Blueprint
@@ -149,8 +150,6 @@ class OneInvoice(MethodView):
     @roles(Role.FINANCE, Role.AUDITOR, Role.ADMIN, Role.PARENT)
     @blp.response(200, InvoiceOut)
     def get(self, school: str, number: str) -> dict[str, Any]:
-        from ledger.school.models import School
-
         s = session().scalar(select(School).where(School.code == school))
         invoice = (
             session().scalar(
@@ -177,6 +176,39 @@ class HouseholdInvoices(MethodView):
         """A household's invoices: parents see only their own households."""
         h = household_in_scope(session(), household_id)
         return _invoice_page(select(Invoice).where(Invoice.household_id == h.id), args)
+
+
+@blp.route("/households/<int:household_id>/payments")
+class HouseholdPayments(MethodView):
+    @roles(Role.PARENT, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, PaymentPage)
+    def get(self, args: dict[str, Any], household_id: int) -> dict[str, Any]:
+        """A household's payments, oldest first, with the invoices each settled.
+
+        Parents see only their own households; a returned (bounced) payment
+        shows ``returned: true`` and its allocations as they were.
+        """
+        h = household_in_scope(session(), household_id)
+        q = select(Payment).where(Payment.household_id == h.id)
+        if args["cursor"] is not None:
+            q = q.where(Payment.id > int(args["cursor"]))
+        rows = list(session().scalars(q.order_by(Payment.id).limit(args["limit"] + 1)))
+        return _page(rows, args["limit"], lambda p: p.id, lambda rs: [_payment_row(p) for p in rs])
+
+
+def _payment_row(p: Any) -> dict[str, Any]:
+    allocations = (
+        session()
+        .execute(
+            select(Invoice.number, PaymentAllocation.amount)
+            .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .where(PaymentAllocation.payment_id == p.id)
+            .order_by(Invoice.id)
+        )
+        .all()
+    )
+    return _payment_view(p, allocations)
 
 
 @blp.route("/schools/<school>/payments")
@@ -231,7 +263,6 @@ def _payment_replay(school: Any, key: str, data: dict[str, Any]) -> dict[str, An
     """The payment an Idempotency-Key recorded before, or 409 if it was for other content."""
     from ledger.books import Entry
     from ledger.books.errors import IdempotencyConflict
-    from ledger.school.models import Payment, PaymentAllocation
 
     entry_id = session().scalar(
         select(Entry.id).where(Entry.book_id == school.book_id, Entry.idempotency_key == key)
@@ -250,16 +281,7 @@ def _payment_replay(school: Any, key: str, data: dict[str, Any]) -> dict[str, An
         raise IdempotencyConflict(
             "this Idempotency-Key recorded a different payment", field="Idempotency-Key"
         )
-    allocations = (
-        session()
-        .execute(
-            select(Invoice.number, PaymentAllocation.amount)
-            .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-            .where(PaymentAllocation.payment_id == p.id)
-        )
-        .all()
-    )
-    return _payment_view(p, allocations)
+    return _payment_row(p)
 
 
 def _payment_view(p: Any, allocations: list[tuple[str, int]]) -> dict[str, Any]:
@@ -274,4 +296,5 @@ def _payment_view(p: Any, allocations: list[tuple[str, int]]) -> dict[str, Any]:
         "entry": p.entry_id,
         "allocations": [{"invoice": n, "amount": a} for n, a in allocations],
         "to_credit": p.amount - sum(a for _, a in allocations),
+        "returned": p.returned_entry_id is not None,
     }

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
 from ledger.books.errors import NotFound
 from ledger.school import cancellations, credits, payments, receivables, writeoffs
 from ledger.school.models import (
+    CreditApplication,
     Invoice,
     InvoiceCancellation,
     Payment,
@@ -28,6 +30,7 @@ from ledger.school.models import (
 
 from .. import audit, replay
 from ..auth import actor, roles
+from ..config import write_off_limit_fen
 from ..database import session
 from ..models import Role
 from ..school_schemas import CreditList
@@ -35,6 +38,8 @@ from ..scope import household_in_scope, school_by_id_in_scope, school_in_scope
 from ..settlement_schemas import (
     CancelIn,
     CancelOut,
+    CreditApplyIn,
+    CreditApplyOut,
     LateWaiverIn,
     OverdueIn,
     OverdueOut,
@@ -118,6 +123,67 @@ class Refunds(MethodView):
             session().rollback()
             return view, 200
         audit.commit("refund.record", f"school:{school}/refund:{refund.id}", {"key": key})
+        return view
+
+
+# --------------------------------------------------------------------------- credit applied
+
+
+def _applications_view(s: Any, household_id: int, ids: list[int]) -> dict[str, Any]:
+    rows = [session().get(CreditApplication, i) for i in ids]
+    items = [
+        {
+            "id": a.id,
+            "invoice": session().get(Invoice, a.invoice_id).number,
+            "amount": a.amount,
+            "entry": a.entry_id,
+        }
+        for a in rows
+    ]
+    return {
+        "household": household_id,
+        "items": items,
+        "applied": sum(a.amount for a in rows),
+        "credit_left": payments.credit_balance(session(), s, household_id),
+    }
+
+
+@blp.route("/schools/<school>/credit-applications")
+class ApplyCredit(MethodView):
+    @roles(Role.FINANCE)
+    @blp.arguments(CreditApplyIn)
+    @blp.response(201, CreditApplyOut)
+    @blp.alt_response(200, schema=CreditApplyOut, description=REPLAYED)
+    def post(self, data: dict[str, Any], school: str) -> Any:
+        """Apply household credit (2241) to open invoices (预收抵缴): ``Dr 2241.H / Cr 1122.H``.
+
+        The named ``invoice`` first, then the oldest open ones; at most
+        ``amount`` (default: all the credit held) and never more than the
+        household holds (``credit_exceeds_balance``) or its invoices still ask
+        for. An empty list when there is nothing to apply. Requires
+        ``Idempotency-Key``; a retry answers 200 with the first result.
+        """
+        s = school_in_scope(session(), school)
+        key = _idempotency_key(required=True)
+        household = household_in_scope(session(), data["household"])
+        target = f"school:{school}/household:{household.id}"
+        for detail in replay.details("credit.apply", target, key):
+            return _applications_view(s, household.id, detail.get("applications", [])), 200
+        invoice = (
+            cancellations.get_invoice(session(), s, data["invoice"]) if data["invoice"] else None
+        )
+        applied = payments.apply_household_credit(
+            session(),
+            s,
+            household,
+            on=data["on"],
+            actor=actor(),
+            amount=data["amount"],
+            invoice=invoice,
+        )
+        ids = [a.id for a in applied]
+        view = _applications_view(s, household.id, ids)
+        audit.commit("credit.apply", target, {"key": key, "applications": ids})
         return view
 
 
@@ -386,14 +452,21 @@ class WriteOffs(MethodView):
         """Ask to write off a small balance a household still owes (少不补), to 5901.
 
         Nothing is posted until another finance user approves it. At most
-        10.00, never more than is owed. Refused: ``nothing_to_write_off``,
+        the configured limit (``KEHOU_WRITE_OFF_LIMIT``, 10.00 unless set),
+        never more than is owed. Refused: ``nothing_to_write_off``,
         ``write_off_exceeds_receivable``, ``write_off_above_limit``,
         ``reason_required``.
         """
         s = school_in_scope(session(), school)
         household = household_in_scope(session(), data["household"])
         w = writeoffs.request_write_off(
-            session(), s, household, reason=data["reason"], amount=data["amount"], actor=actor()
+            session(),
+            s,
+            household,
+            reason=data["reason"],
+            amount=data["amount"],
+            actor=actor(),
+            limit=write_off_limit_fen(current_app.config),
         )
         view = _write_off_view(w)
         audit.commit("write_off.request", f"school:{school}/write-off:{w.id}")
@@ -447,6 +520,7 @@ class DecideWriteOff(MethodView):
             approve=data["approve"],
             actor=actor(),
             on=data["on"] or dt.date.today(),
+            limit=write_off_limit_fen(current_app.config),
         )
         view = _write_off_view(w)
         audit.commit("write_off.decide", target, {"key": key, "approve": data["approve"]})
