@@ -5,6 +5,7 @@ Each command runs in one transaction and commits once at the end.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(users_group)
     app.cli.add_command(demo_group)
+    app.cli.add_command(billing_group)
 
 
 @click.group("db", help="Database schema.")
@@ -178,6 +180,89 @@ def demo_load(if_empty: bool, tokens_file: str | None) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join(lines) + "\n")
         click.echo(f"tokens also written to {tokens_file}")
+
+
+@click.group("billing", help="Billing runs.")
+def billing_group() -> None:
+    pass
+
+
+@billing_group.command(
+    "run", help="Bill a term (or one month of it) for a school, with progress on stderr."
+)
+@click.option("--school", "school_code", required=True, help="School code.")
+@click.option("--term", "term_id", required=True, type=int, help="Term id.")
+@click.option("--month", default=None, help="YYYY-MM: bill only this month of the term.")
+@click.option(
+    "--issued-on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Invoice date (default today).",
+)
+@click.option("--due-days", type=click.IntRange(0, 365), default=15, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show the totals; write nothing.")
+@with_appcontext
+def billing_run(
+    school_code: str,
+    term_id: int,
+    month: str | None,
+    issued_on: dt.datetime | None,
+    due_days: int,
+    dry_run: bool,
+) -> None:
+    from ledger.money import format_fen
+    from ledger.school import billing
+    from ledger.school.models import School, Term
+
+    from . import audit
+
+    parsed = None
+    if month is not None:
+        try:
+            year, mon = (int(x) for x in month.split("-"))
+            dt.date(year, mon, 1)
+        except ValueError:
+            raise click.BadParameter(f"{month!r} is not YYYY-MM", param_hint="--month") from None
+        parsed = (year, mon)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        click.echo(f"{stage} {done}/{total}", err=True)
+
+    with unit_of_work() as db:
+        school = db.scalar(select(School).where(School.code == school_code))
+        term = db.get(Term, term_id)
+        if school is None:
+            raise click.ClickException(f"not_found: no school {school_code}")
+        if term is None or term.school_id != school.id:
+            raise click.ClickException(f"not_found: no term {term_id} at school {school_code}")
+        result = billing.run_billing(
+            db,
+            school,
+            term,
+            actor=_cli_actor(),
+            month=parsed,
+            issued_on=issued_on.date() if issued_on else dt.date.today(),
+            due_days=due_days,
+            dry_run=dry_run,
+            progress=progress,
+        )
+        if dry_run:
+            db.rollback()
+        elif result.charges:
+            audit.record(
+                db,
+                "billing.run",
+                f"school:{school_code}/run:{result.run_id}",
+                {"charges": len(result.charges), "period": str(result.period_start)},
+                actor=_cli_actor(),
+            )
+    totals = ", ".join(f"{k} {format_fen(v)}" for k, v in result.totals.items())
+    verb = "would bill" if dry_run else "billed"
+    click.echo(
+        f"{verb} {len(result.charges)} charge(s) on {len(result.invoices)} invoice(s) "
+        f"for {result.period_start}..{result.period_end}; "
+        f"{result.already_billed} already billed; {totals}"
+    )
 
 
 def _create_app():  # type: ignore[no-untyped-def]
