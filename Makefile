@@ -16,6 +16,7 @@ run: install
 # With KEHOU_TEST_DATABASE_URL=postgresql+psycopg://user@host:port/db the suite runs on
 # PostgreSQL (it creates and drops a database of its own on that server).
 test: install
+	@sh scripts/test-deps.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 install: system-deps $(VENV)/.installed

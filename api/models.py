@@ -116,3 +116,15 @@ class UserHousehold(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), primary_key=True)
+
+
+class PortalLogin(Base):
+    """A parent's password for the portal (argon2 hash), and the count of recent failures."""
+
+    __tablename__ = "portal_logins"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import api.models  # noqa: F401  (registers the API's tables)
+import invoices.models  # noqa: F401
 import ledger.books.models  # noqa: F401
 import ledger.school.models  # noqa: F401
 from ledger.books.orm import Base
