@@ -57,6 +57,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(closing.blp)
     api.register_blueprint(subsidies.blp)
     api.register_blueprint(settlement.blp)
+    from .resources import outflow
+
+    api.register_blueprint(outflow.blp)
     errors.register(app)
     _serve_docs_assets(app)
 

@@ -1,4 +1,5 @@
-"""Linking users to what they may act on: finance to schools or districts, parents to households."""
+"""Linking users to what they may act on: finance to schools or districts, parents to households,
+teachers to their own staff record."""
 
 from __future__ import annotations
 
@@ -8,19 +9,32 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledger.books.errors import DomainError, NotFound
-from ledger.school.models import District, Household, School
+from ledger.school.models import District, Household, School, StaffMember
 
-from .models import Role, User, UserDistrict, UserHousehold, UserSchool
+from .models import Role, User, UserDistrict, UserHousehold, UserSchool, UserStaff
 
 
 class LinkRefused(DomainError):
     code = "link_role_mismatch"
 
 
-def _targets(db: Session, school: str | None, district: str | None, household: int | None):
-    given = [x is not None for x in (school, district, household)]
+def _targets(
+    db: Session,
+    school: str | None,
+    district: str | None,
+    household: int | None,
+    staff: int | None = None,
+):
+    given = [x is not None for x in (school, district, household, staff)]
     if sum(given) != 1:
-        raise DomainError("name exactly one of school, district or household", field="school")
+        raise DomainError(
+            "name exactly one of school, district, household or staff", field="school"
+        )
+    if staff is not None:
+        member = db.get(StaffMember, staff)
+        if member is None:
+            raise DomainError(f"no staff member {staff}", field="staff")
+        return UserStaff, {"staff_id": member.id}, (Role.TEACHER,)
     if school is not None:
         s = db.scalar(select(School).where(School.code == school))
         if s is None:
@@ -44,12 +58,13 @@ def link(
     school: str | None = None,
     district: str | None = None,
     household: int | None = None,
+    staff: int | None = None,
 ) -> None:
-    model, key, allowed = _targets(db, school, district, household)
+    model, key, allowed = _targets(db, school, district, household, staff)
     if user.role not in allowed:
+        what = {UserSchool: "school", UserDistrict: "district", UserHousehold: "household"}
         raise LinkRefused(
-            f"a {user.role} user cannot be linked to a "
-            f"{'school' if school else 'district' if district else 'household'}"
+            f"a {user.role} user cannot be linked to a {what.get(model, 'staff member')}"
         )
     exists = db.scalar(select(model).filter_by(user_id=user.id, **key))
     if exists is None:
@@ -64,8 +79,9 @@ def unlink(
     school: str | None = None,
     district: str | None = None,
     household: int | None = None,
+    staff: int | None = None,
 ) -> int:
-    model, key, _ = _targets(db, school, district, household)
+    model, key, _ = _targets(db, school, district, household, staff)
     result = db.execute(delete(model).filter_by(user_id=user.id, **key))
     db.flush()
     return result.rowcount or 0
@@ -95,6 +111,13 @@ def links_of(db: Session, user: User) -> dict[str, Any]:
                 select(UserHousehold.household_id)
                 .where(UserHousehold.user_id == user.id)
                 .order_by(UserHousehold.household_id)
+            )
+        ),
+        "staff": list(
+            db.scalars(
+                select(UserStaff.staff_id)
+                .where(UserStaff.user_id == user.id)
+                .order_by(UserStaff.staff_id)
             )
         ),
     }

@@ -128,3 +128,12 @@ class PortalLogin(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class UserStaff(Base):
+    """A teacher user's own staff record: they may read their own hours and payout sheets."""
+
+    __tablename__ = "user_staff"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), primary_key=True)

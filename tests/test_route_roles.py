@@ -102,6 +102,30 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/waivers/<int:waiver_id>/decide"): {FI},
     ("GET", "/api/v1/write-offs/<int:write_off_id>"): READ_ALL,
     ("POST", "/api/v1/write-offs/<int:write_off_id>/decide"): {FI},
+    # Money out (issue 4): finance writes, auditors and admins read, parents never;
+    # teachers read their own hours and payout sheets.
+    ("GET", "/api/v1/schools/<school>/staff"): READ_ALL,
+    ("POST", "/api/v1/schools/<school>/staff"): {FI},
+    ("GET", "/api/v1/schools/<school>/pay-rates"): READ_ALL,
+    ("POST", "/api/v1/schools/<school>/pay-rates"): {FI},
+    ("GET", "/api/v1/schools/<school>/service-hours"): {AD, AU, FI, TE},
+    ("POST", "/api/v1/schools/<school>/service-hours"): {FI},
+    ("POST", "/api/v1/service-hours/<int:hours_id>/decide"): {FI},
+    ("POST", "/api/v1/schools/<school>/pay-runs"): {FI},
+    ("GET", "/api/v1/staff/<int:staff_id>/payout-sheet"): {AD, AU, FI, TE},
+    ("GET", "/api/v1/schools/<school>/tax-withheld"): READ_ALL,
+    ("GET", "/api/v1/districts/<district>/vendors"): READ_ALL,
+    ("POST", "/api/v1/districts/<district>/vendors"): {FI},
+    ("POST", "/api/v1/vendors/<int:vendor_id>/status"): {FI},
+    ("GET", "/api/v1/schools/<school>/purchase-agreements"): READ_ALL,
+    ("POST", "/api/v1/schools/<school>/purchase-agreements"): {FI},
+    ("POST", "/api/v1/schools/<school>/vendor-bills"): {FI},
+    ("POST", "/api/v1/schools/<school>/payout-batches"): {FI},
+    ("GET", "/api/v1/payout-batches/<int:batch_id>"): READ_ALL,
+    ("POST", "/api/v1/payout-batches/<int:batch_id>/pay"): {FI},
+    ("POST", "/api/v1/payout-batches/<int:batch_id>/cancel"): {FI},
+    ("GET", "/api/v1/payout-batches/<int:batch_id>/payroll.csv"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/fund-use"): READ_ALL,
 }
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

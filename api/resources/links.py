@@ -22,6 +22,7 @@ class LinkIn(Strict):
     school = fields.String(load_default=None)
     district = fields.String(load_default=None)
     household = fields.Integer(load_default=None)
+    staff = fields.Integer(load_default=None, metadata={"description": "a teacher's own record"})
 
 
 class LinksOut(Schema):
@@ -29,6 +30,7 @@ class LinksOut(Schema):
     schools = fields.List(fields.String())
     districts = fields.List(fields.String())
     households = fields.List(fields.Integer())
+    staff = fields.List(fields.Integer())
 
 
 @blp.route("/users/<int:user_id>/links")

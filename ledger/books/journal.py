@@ -183,6 +183,16 @@ def lock_book(conn: Connection, book_id: int) -> _Head:
         db.close()
 
 
+def hold_book(session: Session, book_id: int) -> None:
+    """Serialise the caller's transaction with every other writer of the book.
+
+    For domain work that reads, decides and then posts (a pay run choosing the
+    unpaid hours, a payout checking the bank balance): taken first, no other
+    transaction can post to the book until this one ends.
+    """
+    lock_book(session.connection(), book_id)
+
+
 def _resolve_accounts(db: Raw, book_id: int, codes: Iterable[str]) -> dict[str, tuple[int, bool]]:
     wanted = sorted(set(codes))
     found: dict[str, tuple[int, bool]] = {}

@@ -762,3 +762,316 @@ class SubsidyReceipt(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_subsidy_receipts_claim_id", "claim_id"),
     )
+
+
+# --------------------------------------------------------------------------- money out
+
+STAFF_KINDS = ("teacher", "external", "volunteer")
+PAY_UNITS = ("hour", "lesson")
+VENDOR_STATUSES = ("active", "suspended", "removed")
+AGREEMENT_UNITS = ("student_lesson", "session")
+PAYOUT_SOURCES = ("pay_line", "tax", "vendor_bill")
+
+
+class StaffMember(Base):
+    """Someone who runs the service: a school teacher (stipends, 补助), external staff
+    (labour fees, 劳务费, with income tax withheld) or a volunteer (hours only, no pay).
+
+    External staff's ID type and number are kept for the tax report.
+    """
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))
+    id_type: Mapped[str | None] = mapped_column(String(20))
+    id_number: Mapped[str | None] = mapped_column(String(40))
+    bank_account: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(STAFF_KINDS)})", name="kind_known"),
+        CheckConstraint(
+            "kind <> 'external' OR (id_type IS NOT NULL AND id_number IS NOT NULL)",
+            name="external_has_id",
+        ),
+        Index("ix_staff_members_school_id", "school_id"),
+    )
+
+
+class PayRate(Base):
+    """A stipend or labour-fee rate, effective-dated, per staff kind and programme kind."""
+
+    __tablename__ = "pay_rates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    staff_kind: Mapped[str] = mapped_column(String(12))
+    programme_kind: Mapped[str] = mapped_column(String(20))
+    unit: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    monthly_cap: Mapped[int | None] = mapped_column(BigInteger)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("staff_kind IN ('teacher', 'external')", name="staff_kind_paid"),
+        CheckConstraint(f"programme_kind IN ({_in(PROGRAMME_KINDS)})", name="programme_kind_known"),
+        CheckConstraint(f"unit IN ({_in(PAY_UNITS)})", name="unit_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("monthly_cap IS NULL OR monthly_cap > 0", name="cap_positive"),
+        CheckConstraint("valid_to >= valid_from", name="dates_ordered"),
+    )
+
+
+class ServiceHours(Base):
+    """Who served which programme on which date, from when to when (and how many 课时).
+
+    Paid only once approved by finance; ``pay_line_id`` names the pay line that
+    paid it (stipend or labour fee), so no session is paid twice.
+    """
+
+    __tablename__ = "service_hours"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    start_time: Mapped[dt.time] = mapped_column(Time)
+    end_time: Mapped[dt.time] = mapped_column(Time)
+    minutes: Mapped[int] = mapped_column(Integer)
+    lessons: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="logged")
+    logged_by: Mapped[str] = mapped_column(String(255))
+    logged_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    pay_line_id: Mapped[int | None] = mapped_column(ForeignKey("pay_lines.id"))
+
+    __table_args__ = (
+        CheckConstraint("end_time > start_time", name="ends_after_start"),
+        CheckConstraint("minutes > 0 AND lessons >= 0", name="amounts_positive"),
+        CheckConstraint("status IN ('logged', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint("pay_line_id IS NULL OR status = 'approved'", name="paid_only_approved"),
+        Index("ix_service_hours_staff_id_service_date", "staff_id", "service_date"),
+        Index("ix_service_hours_school_id_service_date", "school_id", "service_date"),
+    )
+
+
+class PayRun(Base):
+    """One stipend and labour-fee run for a school and month (run again for late approvals)."""
+
+    __tablename__ = "pay_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    posted_on: Mapped[dt.date] = mapped_column(Date)
+    run_by: Mapped[str] = mapped_column(String(255))
+    run_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (CheckConstraint("month BETWEEN 1 AND 12", name="month_valid"),)
+
+
+class PayLine(Base):
+    """What one person earned for newly paid hours of one month, with every figure.
+
+    A stipend: ``Dr 5001 / Cr 2211.S<id>``. A labour fee: ``Dr 5002 gross /
+    Cr 2221 tax / Cr 2211.S<id> net``, where the month is one payment: the tax
+    is the tax on ``month_gross`` (the month's total after this line) minus what
+    earlier lines of the month withheld. ``capped`` is what the monthly cap
+    kept out of ``gross``.
+    """
+
+    __tablename__ = "pay_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("pay_runs.id"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)
+    lessons: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    capped: Mapped[int] = mapped_column(BigInteger, default=0)
+    gross: Mapped[int] = mapped_column(BigInteger)
+    month_gross: Mapped[int] = mapped_column(BigInteger)
+    taxable: Mapped[str] = mapped_column(String(24), default="0")
+    tax: Mapped[int] = mapped_column(BigInteger, default=0)
+    month_tax: Mapped[int] = mapped_column(BigInteger, default=0)
+    net: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('stipend', 'labour_fee')", name="kind_known"),
+        CheckConstraint(
+            "gross >= 0 AND tax >= 0 AND net = gross - tax AND capped >= 0",
+            name="figures_add_up",
+        ),
+        Index("ix_pay_lines_school_id_year_month", "school_id", "year", "month"),
+        Index("ix_pay_lines_staff_id", "staff_id"),
+    )
+
+
+class Vendor(Base):
+    """A vendor on the district's whitelist (白名单) of vetted service providers."""
+
+    __tablename__ = "vendors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18))
+    qualification: Mapped[str] = mapped_column(String(500))
+    services: Mapped[str] = mapped_column(String(500))
+    approved_price: Mapped[int] = mapped_column(BigInteger)
+    price_unit: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("district_id", "uscc"),
+        CheckConstraint(f"status IN ({_in(VENDOR_STATUSES)})", name="status_known"),
+        CheckConstraint(f"price_unit IN ({_in(AGREEMENT_UNITS)})", name="price_unit_known"),
+        CheckConstraint("approved_price > 0", name="price_positive"),
+        CheckConstraint("valid_to >= valid_from", name="dates_ordered"),
+        CheckConstraint("length(uscc) = 18", name="uscc_length"),
+    )
+
+
+class VendorStatusChange(Base):
+    """Who suspended, reinstated or removed a vendor, when and why."""
+
+    __tablename__ = "vendor_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    status: Mapped[str] = mapped_column(String(10))
+    effective: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500))
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class PurchaseAgreement(Base):
+    """A school's agreement to buy a programme's sessions from a whitelisted vendor."""
+
+    __tablename__ = "purchase_agreements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    reference: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(16))
+    price: Mapped[int] = mapped_column(BigInteger)
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+    cap: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(f"unit IN ({_in(AGREEMENT_UNITS)})", name="unit_known"),
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("cap IS NULL OR cap > 0", name="cap_positive"),
+        CheckConstraint('"end" >= start', name="dates_ordered"),
+    )
+
+
+class VendorBill(Base):
+    """A vendor's bill for delivered sessions: ``Dr 5003 / Cr 2202.V<id>``."""
+
+    __tablename__ = "vendor_bills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("purchase_agreements.id"))
+    reference: Mapped[str] = mapped_column(String(200))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("vendor_id", "reference"),
+        CheckConstraint("quantity > 0 AND unit_price > 0", name="quantity_positive"),
+        CheckConstraint("amount = quantity * unit_price", name="amount_is_quantity_times_price"),
+        Index("ix_vendor_bills_agreement_id", "agreement_id"),
+    )
+
+
+class PayoutBatch(Base):
+    """Money paid out of the school's bank account 1002 in one batch.
+
+    ``draft`` lists what will be paid; ``paid`` posted ``Dr 2211/2221/2202 /
+    Cr 1002``; a draft may be ``cancelled``. ``method`` ``payroll_transfer``
+    moves stipends to the school's payroll, with an export file.
+    """
+
+    __tablename__ = "payout_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    method: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    total: Mapped[int] = mapped_column(BigInteger)
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    paid_by: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'paid', 'cancelled')", name="status_known"),
+        CheckConstraint(
+            "method IN ('bank_transfer', 'payroll_transfer', 'tax_remittance')",
+            name="method_known",
+        ),
+        CheckConstraint("total > 0", name="total_positive"),
+    )
+
+
+class PayoutItem(Base):
+    """One payable in a payout batch. A payable is in at most one live batch.
+
+    ``live`` is 1 while the batch is a draft or paid and NULL once it is
+    cancelled, so the unique constraint lets a cancelled draft's payables be
+    batched again but never paid twice.
+    """
+
+    __tablename__ = "payout_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payout_batches.id"))
+    source: Mapped[str] = mapped_column(String(12))
+    source_id: Mapped[int] = mapped_column(Integer)
+    account: Mapped[str] = mapped_column(String(64))
+    payee: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    live: Mapped[int | None] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", "live"),
+        CheckConstraint(f"source IN ({_in(PAYOUT_SOURCES)})", name="source_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("live IS NULL OR live = 1", name="live_flag"),
+        Index("ix_payout_items_batch_id", "batch_id"),
+    )
