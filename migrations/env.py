@@ -6,6 +6,7 @@ from alembic import context
 
 import api.models  # noqa: F401  (registers the API's tables)
 import invoices.models  # noqa: F401
+import ledger.audit.models  # noqa: F401
 import ledger.books.models  # noqa: F401
 import ledger.school.models  # noqa: F401
 from ledger.books.orm import Base
