@@ -60,6 +60,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .resources import outflow
 
     api.register_blueprint(outflow.blp)
+    from .resources import documents
+
+    api.register_blueprint(documents.blp)
+    from . import portal
+    from .resources import portal_logins
+
+    api.register_blueprint(portal_logins.blp)
+    portal.init_app(app)
     errors.register(app)
     _serve_docs_assets(app)
 

@@ -48,6 +48,12 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(billing_group)
+    from .document_cli import documents_group
+
+    app.cli.add_command(documents_group)
+    from .portal.cli import set_password_command
+
+    users_group.add_command(set_password_command)
 
 
 @click.group("db", help="Database schema.")

@@ -138,3 +138,18 @@ def test_the_source_check_allows_money_and_the_books_themselves(source: str) -> 
     imports = ledger_imports(source, "ledger.books.journal")
     assert imports
     assert all(allowed_for_books(name) for name in imports)
+
+
+IMPORT_ALL_OF_INVOICES = """
+import importlib, pkgutil, invoices
+for module in pkgutil.walk_packages(invoices.__path__, "invoices."):
+    importlib.import_module(module.name)
+"""
+
+
+def test_invoices_load_without_the_web_or_the_api() -> None:
+    """``api -> invoices -> ledger``: documents know the domain, never the web layer."""
+    modules = loaded_modules(IMPORT_ALL_OF_INVOICES)
+    assert {"invoices.render", "invoices.archive", "invoices.batch"} <= set(modules)
+    assert "weasyprint" in {m.split(".")[0] for m in modules}  # the walk did load the renderer
+    assert offending(modules, ("flask", "marshmallow", "flask_smorest", "api")) == []
