@@ -60,6 +60,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .resources import outflow
 
     api.register_blueprint(outflow.blp)
+    from .resources import findings
+
+    api.register_blueprint(findings.blp)
+    from .resources import bank
+
+    api.register_blueprint(bank.blp)
     from .resources import documents
 
     api.register_blueprint(documents.blp)

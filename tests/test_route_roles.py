@@ -135,6 +135,25 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/payout-batches/<int:batch_id>/payroll.csv"): READ_ALL,
     ("GET", "/api/v1/payout-batches/<int:batch_id>/remittance/<int:vendor_id>.pdf"): READ_ALL,
     ("GET", "/api/v1/schools/<school>/fund-use"): READ_ALL,
+    # Audit runs (issue 6): everyone who reads whole books runs them; finance answers findings.
+    ("GET", "/api/v1/audit-rules"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/audit"): READ_ALL,
+    ("GET", "/api/v1/districts/<district>/audit"): READ_ALL,
+    ("POST", "/api/v1/audit-acknowledgements"): {FI},
+    # Bank statements, reconciliations and exports (issue 6): finance imports and decides,
+    # auditors and admins read; parents and teachers never see bank lines or whole books.
+    ("POST", "/api/v1/schools/<school>/bank-statements"): {FI},
+    ("GET", "/api/v1/schools/<school>/bank-statements/<int:statement_id>"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/bank-lines"): READ_ALL,
+    ("POST", "/api/v1/bank-lines/<int:line_id>/assign"): {FI},
+    ("POST", "/api/v1/bank-lines/<int:line_id>/ignore"): {FI},
+    ("GET", "/api/v1/schools/<school>/receivables-aging"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/bank-reconciliation"): READ_ALL,
+    ("GET", "/api/v1/books/<book>/exports/journal.csv"): READ_ALL,
+    ("GET", "/api/v1/books/<book>/exports/journal.xlsx"): READ_ALL,
+    ("GET", "/api/v1/books/<book>/exports/trial-balance.csv"): READ_ALL,
+    ("GET", "/api/v1/books/<book>/exports/trial-balance.xlsx"): READ_ALL,
+    ("GET", "/api/v1/books/<book>/exports/book.beancount"): READ_ALL,
 }
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

@@ -85,6 +85,8 @@ __all__ = [
 _Row = TypeVar("_Row", Refund, SubsidyReceipt)
 
 SCHOOL_BANK = "1002"
+#: Unidentified receipts (suspense): bank lines not yet matched to a household.
+UNIDENTIFIED = "2299"
 METHODS = ("bank_transfer", "wechat", "alipay", "cash", "card", "other")
 
 
@@ -149,6 +151,7 @@ def record_payment(
     reference: str | None = None,
     received_into: str = SCHOOL_BANK,
     idempotency_key: str | None = None,
+    from_suspense_on: dt.date | None = None,
 ) -> PaymentResult:
     """Record a household payment into the school's bank account and settle invoices with it.
 
@@ -156,6 +159,12 @@ def record_payment(
     the rest becomes household credit. Refused: any account but 1002
     (``payment_not_to_school_account``), a non-positive amount
     (``invalid_amount``), an unknown method (``invalid_method``).
+
+    With ``from_suspense_on``, the money reached the bank earlier and has been
+    waiting in unidentified receipts (2299, posted ``Dr 1002 / Cr 2299`` when
+    the bank line was imported): the entry, dated ``from_suspense_on``, moves
+    it from there (``Dr 2299``) instead of debiting the bank a second time;
+    the payment keeps ``received_on`` as the day the bank received it.
     """
     if received_into != SCHOOL_BANK:
         raise RuleBroken(
@@ -185,7 +194,8 @@ def record_payment(
         allocations.append((invoice, part))
         left -= part
     settled = amount - left
-    postings = [books.PostingDraft(SCHOOL_BANK, amount)]
+    debit = SCHOOL_BANK if from_suspense_on is None else UNIDENTIFIED
+    postings = [books.PostingDraft(debit, amount)]
     if settled:
         postings.append(books.PostingDraft(household_account(household.id), -settled))
     if left:
@@ -194,8 +204,9 @@ def record_payment(
         db,
         school.book_id,
         books.EntryDraft(
-            effective_date=received_on,
-            memo=f"缴费 {household.name} payment ({method}{', ' + reference if reference else ''})",
+            effective_date=received_on if from_suspense_on is None else from_suspense_on,
+            memo=f"缴费 {household.name} payment ({method}{', ' + reference if reference else ''})"
+            + ("" if from_suspense_on is None else f", 认领 received {received_on} via 2299"),
             kind="payment",
             source_ref=f"household:{household.id}",
             idempotency_key=idempotency_key,
