@@ -157,13 +157,15 @@ def demo_group() -> None:
     pass
 
 
-@demo_group.command("load", help="Load the small demo book and users.")
+@demo_group.command(
+    "load", help="Load the demo users, the small DEMO book and the demo school's autumn term."
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database holds any book.")
 @click.option(
     "--tokens-file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Also write the demo users' tokens to this file.",
+    help="Also write the demo users' tokens and the demo parent's portal password to this file.",
 )
 @with_appcontext
 def demo_load(if_empty: bool, tokens_file: str | None) -> None:
@@ -175,9 +177,16 @@ def demo_load(if_empty: bool, tokens_file: str | None) -> None:
         if if_empty and db.scalar(select(func.count()).select_from(Book)):
             click.echo("demo: the database already holds books; nothing loaded")
             return
-        tokens = load_demo(db, actor=_cli_actor())
-    lines = [f"{email}\t{role}\t{token}" for email, role, token in tokens]
-    click.echo("demo book DEMO loaded; users and tokens (shown once):")
+        loaded = load_demo(db, actor=_cli_actor())
+    lines = [f"{email}\t{role}\t{token}" for email, role, token in loaded.tokens]
+    if loaded.portal_login:
+        # Not a token: the demo parent's password for the /portal login page.
+        lines.append("{}\tportal-password\t{}".format(*loaded.portal_login))
+    click.echo(
+        f"demo book DEMO loaded, and school {loaded.school}'s autumn term (term "
+        f"{loaded.term_id}); users and tokens, and the demo parent's /portal password "
+        "(shown once):"
+    )
     for line in lines:
         click.echo("  " + line)
     if tokens_file:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from http_helpers import assert_problem, fee, make_book, post
 from openapi_spec_validator import validate
+from portal_setup import login as portal_login
 from sqlalchemy import func, select
 
 from api import create_app
@@ -95,13 +96,33 @@ def test_users_token_and_revoke(app, api):
 # --------------------------------------------------------------------------- demo
 
 
+DEMO_USERS = {
+    "admin@demo.kehou",
+    "finance@demo.kehou",
+    "auditor@demo.kehou",
+    "school-finance@demo.kehou",
+    "teacher@demo.kehou",
+    "parent.wang@demo.kehou",
+}
+
+
 def _demo_tokens(output: str) -> dict[str, str]:
+    """Email -> token of the ``email<TAB>role<TAB>token`` lines that ``demo load`` prints."""
     tokens = {}
     for line in output.splitlines():
         parts = line.strip().split("\t")
         if len(parts) == 3 and parts[2].startswith("kh_"):
-            tokens[parts[1]] = parts[2]
+            tokens[parts[0]] = parts[2]
     return tokens
+
+
+def _demo_portal_password(output: str) -> tuple[str, str]:
+    [(email, password)] = [
+        (parts[0], parts[2])
+        for parts in (line.strip().split("\t") for line in output.splitlines())
+        if len(parts) == 3 and parts[1] == "portal-password"
+    ]
+    return email, password
 
 
 def test_demo_load_if_empty_loads_once_and_balances(app, api, db, tmp_path):
@@ -111,24 +132,35 @@ def test_demo_load_if_empty_loads_once_and_balances(app, api, db, tmp_path):
     assert first.exit_code == 0, first.output
     assert "demo book DEMO loaded" in first.output
     tokens = _demo_tokens(first.output)
-    assert set(tokens) == {"admin", "finance", "auditor"}
+    assert set(tokens) == DEMO_USERS
     assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
     assert _demo_tokens(tokens_file.read_text()) == tokens
+    # The demo parent's /portal password is printed and kept with the tokens, and it works.
+    email, password = _demo_portal_password(first.output)
+    assert _demo_portal_password(tokens_file.read_text()) == (email, password)
+    browser = app.test_client()
+    signed_in = portal_login(browser, email, password)
+    assert signed_in.status_code == 302, signed_in.status_code
+    overview = browser.get(signed_in.headers["Location"], follow_redirects=True)
+    assert overview.status_code == 200
+    assert "王小明" in overview.get_data(as_text=True)
 
     second = _cli(app, "demo", "load", "--if-empty")
     assert second.exit_code == 0, second.output
     assert "nothing loaded" in second.output
     assert _demo_tokens(second.output) == {}
-    assert db.scalar(select(func.count()).select_from(Book)) == 1
+    assert db.scalar(select(func.count()).select_from(Book)) == 2  # DEMO and school DEMO1
 
-    finance = api.as_(tokens["finance"])
+    finance = api.as_(tokens["finance@demo.kehou"])
     assert [b["code"] for b in finance.get("/api/v1/books").json["items"]] == ["DEMO"]
+    school_finance = api.as_(tokens["school-finance@demo.kehou"])
+    assert [b["code"] for b in school_finance.get("/api/v1/books").json["items"]] == ["DEMO1"]
     assert finance.get("/api/v1/books/DEMO").json["entries"] == 5
     tb = finance.get("/api/v1/books/DEMO/trial-balance").json
     assert tb["total_debit"] == tb["total_credit"] == "960.00"
     for line in tb["items"]:
         assert "0.00" in (line["debit"], line["credit"])
-    auditor = api.as_(tokens["auditor"])
+    auditor = api.as_(tokens["auditor@demo.kehou"])
     assert auditor.get("/api/v1/books/DEMO/chain").json == {
         "ok": True,
         "entries_checked": 5,
@@ -147,7 +179,7 @@ def test_demo_load_if_empty_loads_once_and_balances(app, api, db, tmp_path):
     # Without --if-empty a second load is refused by the database's own rules, not doubled.
     third = _cli(app, "demo", "load")
     assert third.exit_code != 0
-    assert db.scalar(select(func.count()).select_from(Book)) == 1
+    assert db.scalar(select(func.count()).select_from(Book)) == 2
 
 
 def _demo_fee(day: str) -> dict[str, Any]:
@@ -174,7 +206,7 @@ def test_a_fresh_database_is_migrated_and_loaded_by_the_cli(tmp_path):
         again = _cli(app, "demo", "load", "--if-empty")
         assert "nothing loaded" in again.output
         client = app.test_client()
-        auth = {"Authorization": f"Bearer {_demo_tokens(loaded.output)['auditor']}"}
+        auth = {"Authorization": f"Bearer {_demo_tokens(loaded.output)['auditor@demo.kehou']}"}
         assert client.get("/api/v1/books/DEMO/chain", headers=auth).json["ok"] is True
         assert client.get("/api/v1/books/DEMO", headers=auth).json["entries"] == 5
     finally:

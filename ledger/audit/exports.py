@@ -18,8 +18,10 @@ entry with its postings in CNY, in the order of the journal, with metadata
 ``kehou_prev_hash``, ``kehou_posted_by``, ``kehou_recorded_at`` and
 ``kehou_source``, the kind as a tag and a link ``^kehou-entry-<id>`` shared by
 an entry and its reversal. Closing ``balance`` assertions for every open
-account (the day after the last entry) let ``bean-check`` itself prove that
-the export sums to Kehou's balances. Account names (:func:`beancount_names`):
+account (the day after the last entry), each with an explicit zero tolerance
+(``~ 0.00``; Beancount would otherwise let two-decimal amounts differ by 0.01),
+let ``bean-check`` itself prove that the export sums to Kehou's balances to the
+fen. Account names (:func:`beancount_names`):
 
 ====================  ==========================================
 Kehou type            Beancount root
@@ -479,7 +481,11 @@ def beancount_text(db: Session, book: books.Book) -> str:
                 closed.append(a)
                 continue
             total = books.account_balance(db, a).balance
-            lines.append(f"{day.isoformat()} balance {names[a.code]}  {_amount(total, 'CNY')}")
+            # ``~ 0.00``: exact. Beancount's default tolerance for a two-decimal balance is
+            # 0.01, which would let an export that is one fen off pass bean-check.
+            lines.append(
+                f"{day.isoformat()} balance {names[a.code]}  {format_fen(total)} ~ 0.00 CNY"
+            )
         lines.append("")
         for a in closed:
             last = first_last.get(a.id, (None, None))[1]
