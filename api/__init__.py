@@ -69,6 +69,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .resources import documents
 
     api.register_blueprint(documents.blp)
+    from .resources import coverage
+
+    api.register_blueprint(coverage.blp)
+    from .resources import explanations
+
+    api.register_blueprint(explanations.blp)
     from . import portal
     from .resources import portal_logins
 

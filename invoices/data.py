@@ -30,6 +30,7 @@ from ledger.school.credits import charge_parts
 from ledger.school.errors import RuleBroken
 from ledger.school.fees import BASIS, Unit
 from ledger.school.models import (
+    Application,
     ChargeRecord,
     CostPolicy,
     CreditApplication,
@@ -66,8 +67,10 @@ from ledger.school.receivables import invoice_outstanding
 from ledger.school.structure import household_account, household_credit_account
 
 __all__ = [
+    "application_data",
     "charge_explanation",
     "disclosure_data",
+    "entry_data",
     "invoice_data",
     "payout_sheet_data",
     "receipt_data",
@@ -222,9 +225,84 @@ def _fraction(numerator: int, denominator: int) -> str:
 # --------------------------------------------------------------------------- "why this amount"
 
 
+def application_data(db: Session, application_id: int) -> dict[str, Any] | None:
+    """The consent behind an enrolment (家长申请、班级审核、学校审批): who applied or the
+    written application's reference, the class review and the school's decision, with when."""
+    app = db.get(Application, application_id)
+    if app is None:
+        return None
+    return {
+        "id": app.id,
+        "status": app.status,
+        "start_date": app.start_date,
+        "applied": {
+            "by": app.applied_by,
+            "at": app.applied_at,
+            # Finance recorded a guardian's written application on their behalf.
+            "written_ref": app.written_ref,
+        },
+        "review": None
+        if app.reviewed_at is None and app.reviewed_by is None
+        else {"by": app.reviewed_by, "at": app.reviewed_at, "note": app.review_note or ""},
+        "approval": None
+        if app.decided_at is None and app.decided_by is None
+        else {
+            "decision": app.status if app.status in ("approved", "rejected") else "",
+            "by": app.decided_by,
+            "at": app.decided_at,
+            "note": app.decision_note or "",
+        },
+    }
+
+
+def entry_data(db: Session, entry_id: int) -> dict[str, Any] | None:
+    """A journal entry as its book holds it: id, number, date, kind, memo, who posted it, its
+    hash and its postings (account code and name, signed fen, debit positive)."""
+    entry = db.get(books.Entry, entry_id)
+    if entry is None:
+        return None
+    book = db.get(books.Book, entry.book_id)
+    reversed_by = db.scalar(select(books.Entry.id).where(books.Entry.reverses_id == entry.id))
+    postings = [
+        {
+            "account": code,
+            "account_name": name,
+            "amount": amount,
+            "direction": "debit" if amount > 0 else "credit",
+            "currency": currency,
+        }
+        for code, name, amount, currency in db.execute(
+            select(
+                books.Account.code, books.Account.name, books.Posting.amount, books.Posting.currency
+            )
+            .join(books.Account, books.Account.id == books.Posting.account_id)
+            .where(books.Posting.entry_id == entry.id)
+            .order_by(books.Posting.id)
+        )
+    ]
+    return {
+        "id": entry.id,
+        "book": book.code,
+        "number": entry.number,
+        "date": entry.effective_date,
+        "kind": entry.kind,
+        "memo": entry.memo,
+        "source_ref": entry.source_ref,
+        "posted_by": entry.posted_by,
+        "recorded_at": entry.recorded_at,
+        "hash": entry.hash,
+        "reversed_by": reversed_by,
+        "postings": postings,
+    }
+
+
 def charge_explanation(db: Session, charge: ChargeRecord | int) -> dict[str, Any]:
     """Why a charge is what it is: standard, policy, unit cost, units, proration, shares,
-    waivers and their reasons, the one rounding, and what credits have given back since.
+    waivers and their reasons, the one rounding, and what credits have given back since;
+    then what an auditor asks next: the application behind the enrolment (who applied or
+    the written application's reference, the class review, the school's approval, each
+    with when), the household's guardians, and the journal entry the charge posted with
+    its postings.
 
     Every figure comes from the charge's own row (what billing computed and
     posted) and the standard and policy it names; nothing is recomputed, so
@@ -326,6 +404,15 @@ def charge_explanation(db: Session, charge: ChargeRecord | int) -> dict[str, Any
         },
         "credits": credits,
         "now": charge_parts(db, charge),
+        # What an auditor asks next: the consent behind the enrolment, and what was posted.
+        "enrolment": {
+            "id": enrolment.id,
+            "start_date": enrolment.start_date,
+            "end_date": enrolment.end_date,
+        },
+        "application": application_data(db, enrolment.application_id),
+        "guardians": household_data(db, db.get(Household, charge.household_id))["guardians"],
+        "entry": entry_data(db, charge.entry_id),
     }
 
 
@@ -869,6 +956,21 @@ def disclosure_data(db: Session, school: School, term: Term) -> dict[str, Any]:
             "billing_months": term.billing_months,
         },
         "fees": items,
+    }
+
+
+def coverage_data(
+    db: Session, school: School, term: Term, *, on: dt.date | None = None
+) -> dict[str, Any]:
+    """The coverage report to the education bureau (:mod:`ledger.audit.coverage`) of a
+    school for a term, dated ``on`` (today unless given)."""
+    from ledger.audit.coverage import coverage_report
+
+    return {
+        **coverage_report(db, school, term),
+        "number": None,
+        "date": on or dt.date.today(),
+        "school": school_data(db, school),
     }
 
 

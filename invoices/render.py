@@ -72,6 +72,9 @@ DOCUMENTS = (
     "disclosure",
     "payout_sheet",
     "remittance",
+    "audit_report",
+    "coverage",
+    "dashboard",
 )
 #: The font every document prints with: Chinese first, Latin from the same family.
 CJK_FONT = "Noto Sans CJK SC"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from conftest import Api
 from portal_setup import PASSWORD, csrf, csrf_from, login, portal_term, text, user_by_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -67,19 +68,19 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, db, t
     assert all(PASSWORD not in (a.detail or "") for a in db.scalars(select(AuditRecord)))
 
 
-def test_only_active_parents_may_log_in(client, db, tokens, make_token):
-    term, email = portal_term(client, db, tokens, make_token)
-    finance = term.finance.get("/api/v1/me").json
-    # A finance user given a password row by hand (set_password refuses them) still cannot log in.
+def test_only_active_users_of_a_portal_role_may_log_in(client, db, tokens, make_token):
+    _, email = portal_term(client, db, tokens, make_token)
+    teacher = Api(client, tokens["teacher"]).get("/api/v1/me").json
+    # A teacher given a password row by hand (set_password refuses them) still cannot log in.
     db.add(
         PortalLogin(
-            user_id=finance["id"],
+            user_id=teacher["id"],
             password_hash=db.get(PortalLogin, user_by_email(db, email).id).password_hash,
             failed_attempts=0,
         )
     )
     db.commit()
-    r = login(client, finance["email"], PASSWORD)
+    r = login(client, teacher["email"], PASSWORD)
     assert r.status_code == 401 and "邮箱或密码不正确" in text(r)
 
     parent = user_by_email(db, email)

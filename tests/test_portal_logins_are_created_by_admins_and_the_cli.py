@@ -1,8 +1,9 @@
-"""Creating a parent's portal login: the admin endpoint and ``kehou users set-password``.
+"""Creating a portal login: the admin endpoint and ``kehou users set-password``.
 
-Only parents get one; the password is kept as an argon2id hash and never
-written anywhere as text (not in the audit log either); a weak password is
-refused with 422 and the rule's code; setting a new one lifts a lockout.
+Parents, finance staff, auditors and admins get one (teachers not yet); the
+password is kept as an argon2id hash and never written anywhere as text (not
+in the audit log either); a weak password is refused with 422 and the rule's
+code; setting a new one lifts a lockout.
 """
 
 from __future__ import annotations
@@ -90,10 +91,11 @@ def test_a_password_may_not_contain_the_emails_name(api, tokens):
     )
 
 
-def test_only_parents_get_a_portal_login(api, db, tokens):
-    finance = api.as_(tokens["finance"]).get("/api/v1/me").json["id"]
-    assert_problem(_set(api, tokens, finance, {"password": GOOD}), 422, "portal_login_parents_only")
-    assert db.get(PortalLogin, finance) is None
+def test_teachers_get_no_portal_login(api, db, tokens):
+    teacher = api.as_(tokens["teacher"]).get("/api/v1/me").json["id"]
+    r = _set(api, tokens, teacher, {"password": GOOD})
+    assert_problem(r, 422, "portal_login_role_not_allowed")
+    assert db.get(PortalLogin, teacher) is None
     assert_problem(_set(api, tokens, 999999, {"password": GOOD}), 404, "not_found")
 
 
@@ -135,15 +137,15 @@ def test_set_password_prompts_twice_when_not_piped(app, client, parent):
     assert login(client, parent["email"], GOOD).status_code == 302
 
 
-def test_set_password_refuses_weak_passwords_unknown_users_and_non_parents(app, db, tokens, api):
+def test_set_password_refuses_weak_passwords_unknown_users_and_teachers(app, db, tokens, api):
     parent_email = api.as_(tokens["parent"]).get("/api/v1/me").json["email"]
-    finance_email = api.as_(tokens["finance"]).get("/api/v1/me").json["email"]
+    teacher_email = api.as_(tokens["teacher"]).get("/api/v1/me").json["email"]
     weak = _cli(app, "users", "set-password", parent_email, "--password-stdin", input="short\n")
     assert weak.exit_code == 1 and "password_too_short" in weak.output
     unknown = _cli(app, "users", "set-password", "nobody@x.cn", "--password-stdin", input=GOOD)
     assert unknown.exit_code == 1 and "no user nobody@x.cn" in unknown.output
-    finance = _cli(app, "users", "set-password", finance_email, "--password-stdin", input=GOOD)
-    assert finance.exit_code == 1 and "portal_login_parents_only" in finance.output
+    teacher = _cli(app, "users", "set-password", teacher_email, "--password-stdin", input=GOOD)
+    assert teacher.exit_code == 1 and "portal_login_role_not_allowed" in teacher.output
     assert db.scalar(select(func.count()).select_from(PortalLogin)) == 0
 
 

@@ -135,11 +135,24 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/payout-batches/<int:batch_id>/payroll.csv"): READ_ALL,
     ("GET", "/api/v1/payout-batches/<int:batch_id>/remittance/<int:vendor_id>.pdf"): READ_ALL,
     ("GET", "/api/v1/schools/<school>/fund-use"): READ_ALL,
+    # Coverage report to the education bureau (issue 6): read like fund use.
+    ("GET", "/api/v1/schools/<school>/terms/<int:term_id>/coverage"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/terms/<int:term_id>/coverage.csv"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/terms/<int:term_id>/coverage.pdf"): READ_ALL,
+    ("GET", "/api/v1/districts/<district>/coverage"): READ_ALL,
     # Audit runs (issue 6): everyone who reads whole books runs them; finance answers findings.
     ("GET", "/api/v1/audit-rules"): READ_ALL,
     ("GET", "/api/v1/schools/<school>/audit"): READ_ALL,
     ("GET", "/api/v1/districts/<district>/audit"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/audit.csv"): READ_ALL,
+    ("GET", "/api/v1/schools/<school>/audit.pdf"): READ_ALL,
+    ("GET", "/api/v1/districts/<district>/audit.csv"): READ_ALL,
+    ("GET", "/api/v1/districts/<district>/audit.pdf"): READ_ALL,
     ("POST", "/api/v1/audit-acknowledgements"): {FI},
+    # Explain a charge (issue 6): parents only their own households' charges (404 otherwise);
+    # a book's entries only for those who read whole books.
+    ("GET", "/api/v1/schools/<school>/charges/<int:charge_id>/explanation"): {AD, AU, FI, PA},
+    ("GET", "/api/v1/books/<book>/entries/<int:entry_id>/explanation"): READ_ALL,
     # Bank statements, reconciliations and exports (issue 6): finance imports and decides,
     # auditors and admins read; parents and teachers never see bank lines or whole books.
     ("POST", "/api/v1/schools/<school>/bank-statements"): {FI},

@@ -1,4 +1,8 @@
-"""The parent portal: server-rendered pages under ``/portal`` for guardians.
+"""The portal: server-rendered pages under ``/portal`` for guardians, and the dashboard.
+
+Finance staff, auditors and admins log in on the same page and land on the
+dashboard (:mod:`.dashboard`): charts per school and district, each with its
+numbers as a table and as CSV.
 
 A plain Flask Blueprint with Jinja templates and one CSS file: no front-end
 build and no script. Parents log in with email and password (argon2, see
@@ -43,6 +47,6 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = bool(
         app.config.get("PORTAL_COOKIE_SECURE", not app.config.get("TESTING"))
     )
-    from . import views  # noqa: F401 - registers the routes on ``bp``
+    from . import dashboard, views  # noqa: F401 - register the routes on ``bp``
 
     app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""``kehou users set-password EMAIL``: create or replace a parent's portal password."""
+"""``kehou users set-password EMAIL``: create or replace a user's portal password."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from flask.cli import with_appcontext
 
 @click.command(
     "set-password",
-    help="Create or replace a parent's portal login. The password is asked for twice "
+    help="Create or replace a portal login (parents, finance, auditors, admins). "
+    "The password is asked for twice "
     "(hidden), or read from the first line of stdin with --password-stdin. At least 10 "
     "characters, 5 different ones, not a common password, not containing the email's name. "
-    "Also lifts a lockout and ends the parent's portal sessions.",
+    "Also lifts a lockout and ends the user's portal sessions.",
 )
 @click.argument("email")
 @click.option(

@@ -1,8 +1,10 @@
-"""Parents' portal logins: argon2 password hashes, the password rules, and login throttling.
+"""Portal logins: argon2 password hashes, the password rules, and login throttling.
 
-A parent's password is kept only as an argon2id hash (``portal_logins``). Two
-limits slow down guessing, and both live in the database so that every
-gunicorn worker sees the same counts:
+Parents log in to see their households; finance staff, auditors and admins
+log in with the same page to see the dashboard (:data:`PORTAL_ROLES`;
+teachers have no portal login yet). A password is kept only as an argon2id
+hash (``portal_logins``). Two limits slow down guessing, and both live in the
+database so that every gunicorn worker sees the same counts:
 
 * **per account** — after ``max_failures`` wrong passwords in a row the
   account is locked for ``lock_minutes``; while it is locked even the right
@@ -71,8 +73,12 @@ class WeakPassword(DomainError):
         self.code = code
 
 
-class NotAParent(DomainError):
-    code = "portal_login_parents_only"
+#: The roles that may have a portal login and use it.
+PORTAL_ROLES = frozenset({Role.PARENT, Role.FINANCE, Role.AUDITOR, Role.ADMIN})
+
+
+class NoPortalForRole(DomainError):
+    code = "portal_login_role_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -124,14 +130,15 @@ def check_password_rules(password: str, email: str) -> None:
 
 
 def set_password(db: Session, user: User, password: str) -> tuple[PortalLogin, bool]:
-    """Create or replace a parent's portal password; returns the login and whether it is new.
+    """Create or replace a user's portal password; returns the login and whether it is new.
 
     Replacing a password also lifts a lock and ends every portal session of
     the user (sessions carry a fingerprint of the hash they logged in with).
     """
-    if user.role != Role.PARENT:
-        raise NotAParent(
-            f"only parent users may have a portal login; {user.email} is {user.role}",
+    if user.role not in PORTAL_ROLES:
+        roles = ", ".join(sorted(PORTAL_ROLES))
+        raise NoPortalForRole(
+            f"only {roles} users may have a portal login; {user.email} is {user.role}",
             field="user",
         )
     check_password_rules(password, user.email)
@@ -196,7 +203,7 @@ def authenticate(
     email = (email or "").strip().lower()
     user = db.scalar(select(User).where(User.email == email)) if email else None
     login = db.get(PortalLogin, user.id) if user is not None else None
-    if login is None or not user.is_active or user.role != Role.PARENT:
+    if login is None or not user.is_active or user.role not in PORTAL_ROLES:
         _verify(_DUMMY_HASH, password)
         return Outcome(None, reason="unknown", account=user.id if user else None)
     if login.locked_until is not None and login.locked_until > now:

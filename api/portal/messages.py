@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dashboard_messages import DASHBOARD_MESSAGES
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT = "zh-CN"
 _MISSING = object()
@@ -181,6 +183,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "why.household_text": ("家庭应缴：", "The household pays:"),
     "why.credits": ("此后的退费", "Credits since"),
     "why.now": ("退费后家庭实际承担 {amount}。", "After credits the household carries {amount}."),
+    "why.consent": ("报名申请与审批", "Application and approval"),
+    "why.applied": ("{at} 由 {by} 提交申请。", "Applied for by {by} on {at}."),
+    "why.written": (
+        "书面申请（{ref}），{at} 由 {by} 录入。",
+        "Written application ({ref}), recorded by {by} on {at}.",
+    ),
+    "why.reviewed": ("{at} 经班级审核（{by}）。", "Reviewed by the class ({by}) on {at}."),
+    "why.approved": ("{at} 经学校审批同意（{by}）。", "Approved by the school ({by}) on {at}."),
     "payer.government": ("财政补贴", "Government subsidy"),
     "payer.school": ("学校分担", "School share"),
     "payer.parent": ("家长分担", "Parent share"),
@@ -287,6 +297,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No more than %(max)d characters.",
     ),
 }
+
+MESSAGES.update(DASHBOARD_MESSAGES)  # the staff dashboard's strings (.dashboard_messages)
 
 _RULES = frozenset(k.removeprefix("rule.") for k in MESSAGES if k.startswith("rule."))
 

@@ -2,9 +2,11 @@
 
 Every request runs through three checks before its view: a POST must carry
 the form's CSRF token (400 and nothing written otherwise); the session, if
-any, must still name an active parent whose password has not changed since
-the login and whose login is younger than ``PORTAL_SESSION_HOURS``; and a
-view that needs a login redirects to the login page without one. A household,
+any, must still name an active user of a portal role (``logins.PORTAL_ROLES``)
+whose password has not changed since the login and whose login is younger
+than ``PORTAL_SESSION_HOURS``; and a view that needs a login redirects to the
+login page without one. The household pages are a parent's: for anyone else
+they answer 404 (staff have the dashboard, :mod:`.dashboard`). A household,
 invoice or charge outside the parent's households answers 404, as in the API.
 
 Writes (logins, failed logins, logouts, applications, the first download of
@@ -90,7 +92,7 @@ def load_user() -> None:
     if (
         login is None
         or not user.is_active
-        or user.role != Role.PARENT
+        or user.role not in logins.PORTAL_ROLES
         or session.get("pw") != logins.fingerprint(login)
         or time.time() - session.get("since", 0) > hours * 3600
     ):
@@ -134,7 +136,9 @@ def template_helpers() -> dict[str, Any]:
     }
 
 
-def login_required(view: F) -> F:
+def signed_in(view: F) -> F:
+    """Any portal user; without a login, to the login page and back here after it."""
+
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("user") is None:
@@ -142,6 +146,18 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def login_required(view: F) -> F:
+    """A parent's page: signed in, and 404 for staff (who have no households of their own)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.user.role != Role.PARENT:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return signed_in(wrapped)  # type: ignore[return-value]
 
 
 def _end_session() -> None:
@@ -288,8 +304,10 @@ def language() -> Any:
 
 
 @bp.get("/")
-@login_required
+@signed_in
 def index() -> Any:
+    if g.user.role != Role.PARENT:
+        return redirect(url_for("portal.dashboard"))
     db = db_session()
     ids = household_ids(db, g.user) or set()
     overviews = [pages.overview(db, h, today=_today()) for h in pages.households(db, ids)]

@@ -8,18 +8,24 @@ acknowledgement adds a note to a finding and never removes it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from invoices import render
+from invoices.audit_report import audit_report_data
 from ledger.audit import rules
-from ledger.school.models import School
+from ledger.audit.report import findings_csv
+from ledger.school.models import District, School
 
 from .. import audit
 from ..auth import actor, roles
 from ..database import session
+from ..document_schemas import LANGUAGE
 from ..models import Role
 from ..schemas import Strict
 from ..scope import district_in_scope, school_in_scope
@@ -40,6 +46,10 @@ class RunArgs(Strict):
         load_default=None,
         metadata={"description": "only these rules (repeat the parameter)"},
     )
+
+
+class RunPdfArgs(RunArgs):
+    lang = LANGUAGE
 
 
 class FindingOut(Schema):
@@ -152,3 +162,113 @@ class Acknowledgements(MethodView):
         ack = rules.acknowledge(session(), actor=actor(), **data)
         audit.commit("finding.acknowledge", f"{data['rule']}:{data['subject']}")
         return ack
+
+
+# --------------------------------------------------------------------------- CSV and PDF
+
+
+def _school_scope(school: str) -> tuple[str, str, str, list[School]]:
+    s = school_in_scope(session(), school)
+    return "school", s.code, s.name, [s]
+
+
+def _district_scope(district: str) -> tuple[str, str, str, list[School]]:
+    d: District = district_in_scope(session(), district)
+    schools = list(
+        session().scalars(select(School).where(School.district_id == d.id).order_by(School.code))
+    )
+    return "district", d.code, d.name, schools
+
+
+def _csv(kind: str, code: str, schools: list[School], args: dict[str, Any]) -> Response:
+    run = _run(f"{kind}:{code}", schools, args)
+    body = "\ufeff" + findings_csv(session(), run["findings"])
+    name = f"audit-{kind}-{code}-{run['start']}-{run['end']}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _pdf(kind: str, code: str, name: str, schools: list[School], args: dict[str, Any]) -> Response:
+    run = _run(f"{kind}:{code}", schools, args)
+    values = audit_report_data(
+        session(),
+        scope_kind=kind,
+        scope_code=code,
+        scope_name=name,
+        schools=schools,
+        start=run["start"],
+        end=run["end"],
+        rules_run=run["rules_run"],
+        findings=run["findings"],
+        run_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        run_by=actor(),
+    )
+    pdf = render.render_pdf("audit_report", values, args["lang"])
+    filename = f"audit-{kind}-{code}-{run['start']}-{run['end']}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-SHA256": hashlib.sha256(pdf).hexdigest(),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@blp.route("/schools/<school>/audit.csv")
+class SchoolAuditCsv(MethodView):
+    @roles(*READERS)
+    @blp.arguments(RunArgs, location="query")
+    @blp.response(200, content_type="text/csv", description="one row per finding")
+    def get(self, args: dict[str, Any], school: str) -> Response:
+        """The school's audit run as CSV (UTF-8 with BOM), one row per finding: rule,
+        severity, title, school, subject, date, whether and by whom it was acknowledged with
+        the note, and the evidence as compact JSON. Text a spreadsheet would run as a formula
+        is prefixed with ``'``."""
+        kind, code, _, schools = _school_scope(school)
+        return _csv(kind, code, schools, args)
+
+
+@blp.route("/districts/<district>/audit.csv")
+class DistrictAuditCsv(MethodView):
+    @roles(*READERS)
+    @blp.arguments(RunArgs, location="query")
+    @blp.response(200, content_type="text/csv", description="one row per finding")
+    def get(self, args: dict[str, Any], district: str) -> Response:
+        """The district's audit run as CSV, over every school of the district, as
+        ``…/schools/<school>/audit.csv`` describes."""
+        kind, code, _, schools = _district_scope(district)
+        return _csv(kind, code, schools, args)
+
+
+@blp.route("/schools/<school>/audit.pdf")
+class SchoolAuditPdf(MethodView):
+    @roles(*READERS)
+    @blp.arguments(RunPdfArgs, location="query")
+    @blp.response(200, content_type="application/pdf", description="the audit report")
+    def get(self, args: dict[str, Any], school: str) -> Response:
+        """The school's audit report (审计报告) as PDF: scope, date range, when and by whom
+        it was run, the rules run, a summary per rule (severity, what it checks, findings,
+        acknowledged), then each finding with its evidence. Chinese, or English with
+        ``lang=en``. A snapshot of the run, not an issued document: it is not archived."""
+        kind, code, name, schools = _school_scope(school)
+        return _pdf(kind, code, name, schools, args)
+
+
+@blp.route("/districts/<district>/audit.pdf")
+class DistrictAuditPdf(MethodView):
+    @roles(*READERS)
+    @blp.arguments(RunPdfArgs, location="query")
+    @blp.response(200, content_type="application/pdf", description="the audit report")
+    def get(self, args: dict[str, Any], district: str) -> Response:
+        """The district's audit report as PDF, over every school of the district, as
+        ``…/schools/<school>/audit.pdf`` describes."""
+        kind, code, name, schools = _district_scope(district)
+        return _pdf(kind, code, name, schools, args)

@@ -1,4 +1,8 @@
-"""Parents' portal logins, set by an admin: ``POST /api/v1/users/{id}/portal-login``."""
+"""Portal logins, set by an admin: ``POST /api/v1/users/{id}/portal-login``.
+
+Parents use theirs for their households' pages; finance staff, auditors and
+admins for the dashboard (``api.portal.dashboard``).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,7 @@ from ..portal.logins import MAX_LENGTH, MIN_LENGTH, set_password
 from ..schemas import Strict
 from . import Blueprint
 
-blp = Blueprint(
-    "portal_logins", __name__, url_prefix="/api/v1", description="Parents' portal logins"
-)
+blp = Blueprint("portal_logins", __name__, url_prefix="/api/v1", description="Portal logins")
 
 
 class PortalLoginIn(Strict):
@@ -48,12 +50,13 @@ class PortalLogin(MethodView):
     @blp.arguments(PortalLoginIn)
     @blp.response(200, PortalLoginOut)
     def post(self, data: dict[str, Any], user_id: int) -> dict[str, Any]:
-        """Create or replace a parent's portal password (argon2-hashed; never stored as text).
+        """Create or replace a user's portal password (argon2-hashed; never stored as text).
 
-        Replacing it also lifts a lockout and ends the parent's portal sessions.
-        Only parent users may have one (422 ``portal_login_parents_only``); a
-        weak password is refused with 422 and the rule's code
-        (``password_too_short``, ``password_too_simple`` …).
+        Replacing it also lifts a lockout and ends the user's portal sessions.
+        Parents, finance staff, auditors and admins may have one (parents see
+        their households, the others the dashboard); a teacher is refused with
+        422 ``portal_login_role_not_allowed``; a weak password is refused with
+        422 and the rule's code (``password_too_short``, ``password_too_simple`` …).
         """
         user = get_user(session(), user_id)
         login, created = set_password(session(), user, data["password"])

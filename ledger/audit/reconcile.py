@@ -13,6 +13,10 @@
   not undone by then, an approved write-off), each counted from its entry's
   effective date; so the total equals the households' receivable (1122) in
   the books as of that date, and the report shows both and the difference.
+* **Collection rate** — :func:`collection`: of the household part of the
+  invoices issued in a date range, what was collected (payments, household
+  credit applied) by the range's end, written off, and still outstanding;
+  the rate is collected ÷ billed, as an exact two-decimal percentage string.
 * **Bank balance** — :func:`bank_balance`: the balance on the last statement
   line booked on or before a date against the bank account 1002 in the books
   as of that date, with the difference and the lines that usually explain
@@ -30,6 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from ledger import books
 from ledger.books import Entry
 from ledger.school import subsidies
+from ledger.school.errors import RuleBroken
 from ledger.school.models import (
     ChargeRecord,
     CreditApplication,
@@ -49,8 +54,11 @@ __all__ = [
     "BUCKETS",
     "Aging",
     "BankBalance",
+    "Collection",
     "bank_balance",
     "bucket_of",
+    "collection",
+    "percent",
     "receivables_aging",
     "subsidy_claims",
 ]
@@ -130,8 +138,28 @@ def _sums(db: Session, stmt) -> dict[int, int]:  # type: ignore[no-untyped-def]
     return {invoice_id: int(total or 0) for invoice_id, total in db.execute(stmt)}
 
 
-def _outstanding_as_of(db: Session, school: School, as_of: dt.date) -> dict[int, int]:
-    """What each of the school's invoices still asked on ``as_of``, by the entries' dates."""
+@dataclass(frozen=True)
+class _Movements:
+    """Per invoice id: what moved its household part up to a date, each a sum in fen."""
+
+    charged: dict[int, int]
+    paid: dict[int, int]
+    credited: dict[int, int]
+    applied: dict[int, int]
+    written_off: dict[int, int]
+
+    def outstanding(self, invoice_id: int) -> int:
+        return (
+            self.charged.get(invoice_id, 0)
+            - self.paid.get(invoice_id, 0)
+            - self.credited.get(invoice_id, 0)
+            - self.applied.get(invoice_id, 0)
+            - self.written_off.get(invoice_id, 0)
+        )
+
+
+def _movements(db: Session, school: School, as_of: dt.date) -> _Movements:
+    """Charges, payments, credit notes, credit applied and write-offs per invoice by ``as_of``."""
     posted = aliased(Entry)
     undone = aliased(Entry)
     charged = _sums(
@@ -194,14 +222,13 @@ def _outstanding_as_of(db: Session, school: School, as_of: dt.date) -> dict[int,
         )
         .group_by(WriteOffLine.invoice_id),
     )
-    return {
-        invoice_id: amount
-        - paid.get(invoice_id, 0)
-        - credited.get(invoice_id, 0)
-        - applied.get(invoice_id, 0)
-        - written_off.get(invoice_id, 0)
-        for invoice_id, amount in charged.items()
-    }
+    return _Movements(charged, paid, credited, applied, written_off)
+
+
+def _outstanding_as_of(db: Session, school: School, as_of: dt.date) -> dict[int, int]:
+    """What each of the school's invoices still asked on ``as_of``, by the entries' dates."""
+    moved = _movements(db, school, as_of)
+    return {invoice_id: moved.outstanding(invoice_id) for invoice_id in moved.charged}
 
 
 def _receivable_in_books(db: Session, school: School, as_of: dt.date) -> int:
@@ -242,6 +269,77 @@ def receivables_aging(db: Session, school: School, as_of: dt.date) -> Aging:
         households=[households[k] for k in sorted(households)],
         not_yet_due=not_yet_due,
         books_receivable=_receivable_in_books(db, school, as_of),
+    )
+
+
+# --------------------------------------------------------------------------- collection
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What households were billed on the invoices issued in a range, and what came in by its end.
+
+    ``billed`` is the invoices' household part less credit notes on them
+    (withdrawals, absences, late waivers, cancellations) dated up to ``end``;
+    ``collected`` the payments allocated to them and not returned by then plus
+    household credit applied to them and not undone; ``written_off`` approved
+    small-balance write-offs; ``outstanding`` what is left, the same figure
+    :func:`receivables_aging` shows for these invoices as of ``end``. So
+    ``billed == collected + written_off + outstanding``.
+    """
+
+    school_code: str
+    start: dt.date
+    end: dt.date
+    invoices: int
+    billed: int
+    collected: int
+    written_off: int
+    outstanding: int
+
+    @property
+    def rate_percent(self) -> str | None:
+        """Collected ÷ billed in percent, two decimals (half up); ``None`` when nothing billed."""
+        return percent(self.collected, self.billed)
+
+
+def percent(part: int, whole: int) -> str | None:
+    """``part`` ÷ ``whole`` × 100 as a string with two decimals, rounded half up, from integers."""
+    if whole == 0:
+        return None
+    hundredths, rest = divmod(abs(part) * 10000, abs(whole))
+    if rest * 2 >= abs(whole):
+        hundredths += 1
+    sign = "-" if (part < 0) != (whole < 0) and hundredths else ""
+    return f"{sign}{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def collection(db: Session, school: School, start: dt.date, end: dt.date) -> Collection:
+    """Collection on the school's invoices issued from ``start`` to ``end`` (both included)."""
+    if end < start:
+        raise RuleBroken("invalid_dates", "the range ends before it starts", field="to")
+    ids = list(
+        db.scalars(
+            select(Invoice.id).where(
+                Invoice.school_id == school.id,
+                Invoice.issued_on >= start,
+                Invoice.issued_on <= end,
+            )
+        )
+    )
+    moved = _movements(db, school, end)
+    billed = sum(moved.charged.get(i, 0) - moved.credited.get(i, 0) for i in ids)
+    collected = sum(moved.paid.get(i, 0) + moved.applied.get(i, 0) for i in ids)
+    written_off = sum(moved.written_off.get(i, 0) for i in ids)
+    return Collection(
+        school_code=school.code,
+        start=start,
+        end=end,
+        invoices=len(ids),
+        billed=billed,
+        collected=collected,
+        written_off=written_off,
+        outstanding=billed - collected - written_off,
     )
 
 
