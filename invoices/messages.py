@@ -284,6 +284,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit_report.run_by": ("执行人", "Run by"),
     "audit_report.rules_run": ("执行规则", "Rules run"),
     "audit_report.summary": ("一、审计摘要", "1. Summary"),
+    "audit_report.chart": ("各规则发现数", "Findings by rule"),
     "audit_report.findings": ("二、发现事项及证据", "2. Findings and their evidence"),
     "audit_report.no_findings": ("未发现问题。", "No findings."),
     "audit_report.total": ("合计", "Total"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from xml.etree import ElementTree
 
 import pytest
 from http_helpers import assert_problem
@@ -20,6 +21,7 @@ from pdf_helpers import flat, pdf_text
 from sqlalchemy import func, select
 from term_over_http import billed_term, ok
 
+from invoices.audit_report import findings_chart
 from invoices.models import IssuedDocument
 
 RANGE = "from=2026-09-01&to=2027-01-15"
@@ -132,8 +134,9 @@ def test_the_pdf_report_prints_the_summary_then_each_finding_with_its_evidence(t
     assert f"1122.H{term.home_a}5000" in flat_text  # and the posting it made
     assert "school@test" in flat_text  # who approved the late applications
     assert "2026年9月1日" in flat_text
-    # Summary first, then the findings.
-    assert flat_text.index("审计摘要") < flat_text.index("发现事项及证据")
+    # Summary first, then the findings-by-rule chart (the dashboard's SVG), then the findings.
+    assert flat_text.index("审计摘要") < flat_text.index("各规则发现数")
+    assert flat_text.index("各规则发现数") < flat_text.index("发现事项及证据")
     # A report, not an issued document: nothing is archived.
     assert db.scalar(select(func.count()).select_from(IssuedDocument)) == before
 
@@ -141,6 +144,7 @@ def test_the_pdf_report_prints_the_summary_then_each_finding_with_its_evidence(t
     assert english.status_code == 200, english.get_data(as_text=True)
     en_text = pdf_text(english.data)
     assert "After-school service audit report" in en_text
+    assert "Findings by rule" in en_text
     assert "课后服务审计报告" not in en_text
     assert f"entry:{term.adjustment}" in flat(en_text)
 
@@ -149,3 +153,20 @@ def test_the_pdf_report_prints_the_summary_then_each_finding_with_its_evidence(t
     assert_problem(
         term.auditor.get(f"/api/v1/schools/S1/audit.pdf?{RANGE}&lang=fr"), 422, "invalid_input"
     )
+
+
+def test_the_report_chart_draws_one_bar_per_rule_run_with_its_count():
+    summary = [
+        {"code": "household_adjustment", "findings": 3},
+        {"code": "charge_without_consent", "findings": 0},
+        {"code": "duplicate_charge", "findings": 1},
+    ]
+    svg = ElementTree.fromstring(str(findings_chart(summary, "zh-CN")))
+    texts = "".join(svg.itertext())
+    assert "各规则发现数" in texts and "手工调整家庭账户" in texts and "重复收费" in texts
+    bars = [
+        r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.find("{*}title") is not None
+    ]
+    widths = sorted(float(r.get("width")) for r in bars)
+    assert len(bars) == 2  # a rule that found nothing draws no bar, but keeps its label
+    assert widths[1] == pytest.approx(3 * widths[0])

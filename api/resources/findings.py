@@ -208,6 +208,7 @@ def _pdf(kind: str, code: str, name: str, schools: list[School], args: dict[str,
         findings=run["findings"],
         run_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         run_by=actor(),
+        language=args["lang"],
     )
     pdf = render.render_pdf("audit_report", values, args["lang"])
     filename = f"audit-{kind}-{code}-{run['start']}-{run['end']}.pdf"
