@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.database import make_engine
 
+from .config import engine_options
+
 
 class Database:
     def __init__(self, app: Flask | None = None) -> None:
@@ -30,7 +32,7 @@ class Database:
     def ensure(self, app: Flask) -> sessionmaker[Session]:
         """Create the engine on first use, not at start-up (no queries at import or boot)."""
         if self.sessionmaker is None:
-            self.engine = make_engine(app.config["DATABASE_URL"])
+            self.engine = make_engine(app.config["DATABASE_URL"], **engine_options(app.config))
             self.bind(self.engine)
         return self.sessionmaker
 

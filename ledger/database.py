@@ -4,7 +4,9 @@ SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` so a
 committed entry survives a power cut, enforces foreign keys, and opens every
 transaction with ``BEGIN IMMEDIATE``: the write lock is taken up front, so two
 writers never deadlock on a lock upgrade and the book-level lock the engine
-relies on holds. PostgreSQL uses psycopg 3 with ``synchronous_commit=on``.
+relies on holds. PostgreSQL uses psycopg 3 with ``synchronous_commit=on``;
+``statement_timeout_ms`` (when given and not zero) makes PostgreSQL cancel any
+statement that runs longer, so a runaway query cannot hold a book's lock.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {})
@@ -27,7 +29,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(url, **kwargs)
-        _setup_postgresql(engine)
+        _setup_postgresql(engine, statement_timeout_ms)
         return engine
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
@@ -54,10 +56,12 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _setup_postgresql(engine: Engine) -> None:
+def _setup_postgresql(engine: Engine, statement_timeout_ms: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         with dbapi_conn.cursor() as cur:
             cur.execute("SET synchronous_commit TO on")
             cur.execute("SET TIME ZONE 'UTC'")
+            if statement_timeout_ms:
+                cur.execute(f"SET statement_timeout TO {int(statement_timeout_ms)}")
         dbapi_conn.commit()
