@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -195,3 +196,17 @@ def tokens(make_token) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def api(client, tokens) -> Api:  # type: ignore[no-untyped-def]
     """The API as a finance user; ``api.as_(tokens['auditor'])`` for another caller."""
     return Api(client, tokens["finance"])
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, launched headless through Playwright (tests/browser_setup.py)."""
+    from browser_setup import CHROMIUM, LAUNCH_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -15,40 +15,24 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_setup import BROWSER_MARKS, screenshot, served_billed_term
 from portal_setup import PASSWORD
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from term_over_http import billed_term, ok
-from werkzeug.serving import make_server
+from term_over_http import Term, ok
 
-from api import create_app
-from api.auth import create_user
 from api.models import User
 from api.portal.logins import set_password
-from ledger.database import make_engine
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 START, END = "2026-08-01", "2027-01-31"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.once,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="the browser tests need Debian's chromium at /usr/bin/chromium "
-        "(sudo apt-get install chromium, or `make test`, which runs scripts/test-deps.sh)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass
@@ -60,63 +44,21 @@ class LiveDashboard:
 
 @pytest.fixture
 def live(throwaway_url: str) -> Iterator[LiveDashboard]:
-    app = create_app(
-        {"DATABASE_URL": throwaway_url, "TESTING": True, "SECRET_KEY": uuid.uuid4().hex}
-    )
-    engine = make_engine(throwaway_url)
-    try:
-        with Session(engine, expire_on_commit=False) as db:
+    def prepare(db: Session, term: Term) -> LiveDashboard:
+        pay = {"household": term.home_a, "amount": "150.00", "received_on": "2026-09-10"}
+        ok(term.finance.post("/api/v1/schools/S1/payments", json=pay | {"method": "cash"}, key="p"))
+        emails = [api.get("/api/v1/me").json["email"] for api in (term.finance, term.parent)]
+        for email in emails:  # after the HTTP calls: SQLite lets one writer at a time
+            set_password(db, db.scalar(select(User).where(User.email == email)), PASSWORD)
+        return LiveDashboard("", *emails)
 
-            def make_token(role: str) -> str:
-                _, token = create_user(db, f"{role}-{uuid.uuid4().hex[:8]}@browser.kehou", role)
-                db.commit()
-                return token
-
-            tokens = {r: make_token(r) for r in ("admin", "finance", "auditor", "parent")}
-            term = billed_term(app.test_client(), db, tokens, make_token)
-            pay = {"household": term.home_a, "amount": "150.00", "received_on": "2026-09-10"}
-            ok(
-                term.finance.post(
-                    "/api/v1/schools/S1/payments", json=pay | {"method": "cash"}, key="p"
-                )
-            )
-            emails = [api.get("/api/v1/me").json["email"] for api in (term.finance, term.parent)]
-            for email in emails:  # after the HTTP calls: SQLite lets one writer at a time
-                set_password(db, db.scalar(select(User).where(User.email == email)), PASSWORD)
-            db.commit()
-            live = LiveDashboard("", *emails)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        live.url = f"http://127.0.0.1:{server.server_port}"
-        try:
-            yield live
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
-    finally:
-        app.extensions["kehou_db"].dispose()
-        engine.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with served_billed_term(throwaway_url, prepare) as (url, live):
+        live.url = url
+        yield live
 
 
 def _shoot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"dashboard-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+    screenshot(page, f"dashboard-{name}")
 
 
 def _log_in(page: Any, live: LiveDashboard, email: str) -> None:

@@ -19,39 +19,21 @@ it through scripts/test-deps.sh; never ``playwright install``).
 from __future__ import annotations
 
 import io
-import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_setup import BROWSER_MARKS, screenshot, served_billed_term
 from portal_setup import PASSWORD
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
-from term_over_http import billed_term
-from werkzeug.serving import make_server
+from term_over_http import Term
 
-from api import create_app
-from api.auth import create_user
 from api.models import User
 from api.portal.logins import set_password
-from ledger.database import make_engine
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.once,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="the browser tests need Debian's chromium at /usr/bin/chromium "
-        "(sudo apt-get install chromium, or `make test`, which runs scripts/test-deps.sh)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass
@@ -67,58 +49,17 @@ class LivePortal:
 @pytest.fixture
 def live_portal(throwaway_url: str) -> Iterator[LivePortal]:
     """The billed term in a throwaway database, served over HTTP on a free local port."""
-    app = create_app(
-        {"DATABASE_URL": throwaway_url, "TESTING": True, "SECRET_KEY": uuid.uuid4().hex}
-    )
-    engine = make_engine(throwaway_url)
-    try:
-        with Session(engine, expire_on_commit=False) as db:
 
-            def make_token(role: str) -> str:
-                _, token = create_user(db, f"{role}-{uuid.uuid4().hex[:8]}@browser.kehou", role)
-                db.commit()
-                return token
+    def prepare(db: Session, term: Term) -> LivePortal:
+        parent = db.get(User, term.parent.get("/api/v1/me").json["id"])
+        set_password(db, parent, PASSWORD)
+        return LivePortal(
+            "", parent.email, term.home_a, term.home_b, term.invoice_a, term.invoice_b
+        )
 
-            tokens = {r: make_token(r) for r in ("admin", "finance", "auditor", "parent")}
-            term = billed_term(app.test_client(), db, tokens, make_token)
-            parent = db.get(User, term.parent.get("/api/v1/me").json["id"])
-            set_password(db, parent, PASSWORD)
-            db.commit()
-            portal = LivePortal(
-                "", parent.email, term.home_a, term.home_b, term.invoice_a, term.invoice_b
-            )
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        portal.url = f"http://127.0.0.1:{server.server_port}"
-        try:
-            yield portal
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
-    finally:
-        app.extensions["kehou_db"].dispose()
-        engine.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _shoot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+    with served_billed_term(throwaway_url, prepare) as (url, portal):
+        portal.url = url
+        yield portal
 
 
 def _log_in(page: Any, portal: LivePortal) -> None:
@@ -141,7 +82,7 @@ def test_a_parent_uses_the_portal_in_chromium(live_portal: LivePortal, browser: 
     page.fill("#password", "not-the-password")
     page.click("button.primary")
     assert "邮箱或密码不正确" in page.inner_text(".error")
-    _shoot(page, "desktop-01-login-refused")
+    screenshot(page, "desktop-01-login-refused")
     _log_in(page, portal)
 
     # Only household A, its child and what it owes.
@@ -151,7 +92,7 @@ def test_a_parent_uses_the_portal_in_chromium(live_portal: LivePortal, browser: 
     body = page.inner_text("main")
     assert "甲家" in body and "乙家" not in body
     assert "¥400.00" in page.inner_text(".figures")
-    _shoot(page, "desktop-02-overview")
+    screenshot(page, "desktop-02-overview")
 
     # The invoices, and the invoice's PDF.
     page.click("nav.sub >> text=缴费通知单")
@@ -160,7 +101,7 @@ def test_a_parent_uses_the_portal_in_chromium(live_portal: LivePortal, browser: 
     assert [rows.nth(i).get_attribute("data-invoice") for i in range(rows.count())] == [
         portal.invoice_a
     ]
-    _shoot(page, "desktop-03-invoices")
+    screenshot(page, "desktop-03-invoices")
     href = page.get_attribute(f"tr[data-invoice='{portal.invoice_a}'] a.pdf", "href")
     pdf = page.request.get(f"{portal.url}{href}")  # the page's own cookies
     assert pdf.status == 200
@@ -176,7 +117,7 @@ def test_a_parent_uses_the_portal_in_chromium(live_portal: LivePortal, browser: 
     why = page.inner_text("main")
     assert "为什么是这个金额" in why and "示发改价〔2026〕12号" in why
     assert page.inner_text("#household-amount") == "¥400.00"
-    _shoot(page, "desktop-04-why-this-amount-zh")
+    screenshot(page, "desktop-04-why-this-amount-zh")
 
     # zh-CN -> en: the same page, every string in English.
     page.click("form.lang button[value='en']")
@@ -186,7 +127,7 @@ def test_a_parent_uses_the_portal_in_chromium(live_portal: LivePortal, browser: 
     assert "Why this amount" in why_en and "为什么是这个金额" not in why_en
     assert "The approved fee standard" in why_en
     assert page.inner_text("#household-amount") == "¥400.00"
-    _shoot(page, "desktop-05-why-this-amount-en")
+    screenshot(page, "desktop-05-why-this-amount-en")
 
     # Household B's pages do not exist for this parent.
     for path in (
@@ -197,7 +138,7 @@ def test_a_parent_uses_the_portal_in_chromium(live_portal: LivePortal, browser: 
         response = page.goto(f"{portal.url}{path}")
         assert response.status == 404, path
         assert "Page not found" in page.inner_text("main")
-    _shoot(page, "desktop-06-other-household-404")
+    screenshot(page, "desktop-06-other-household-404")
     context.close()
 
 
@@ -216,7 +157,7 @@ def test_no_page_scrolls_sideways_on_a_phone(live_portal: LivePortal, browser: A
     def fits(name: str) -> None:
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{name} is {scroll}px wide on a {width}px screen"
-        _shoot(page, f"phone-{name}")
+        screenshot(page, f"phone-{name}")
 
     page.goto(f"{portal.url}/portal/login")
     fits("login")
