@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from invoices.messages import CATALOGUE as DOCUMENT_CATALOGUE
+
 from .dashboard_messages import DASHBOARD_MESSAGES
 
 LANGUAGES = ("zh-CN", "en")
@@ -299,6 +301,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 MESSAGES.update(DASHBOARD_MESSAGES)  # the staff dashboard's strings (.dashboard_messages)
+# The names of audit rules, severities and claim states are the documents' own: one wording
+# on the dashboard, in the audit report and in every PDF.
+MESSAGES.update(
+    {
+        key: pair
+        for key, pair in DOCUMENT_CATALOGUE.items()
+        if key.startswith(("audit_rule.", "severity.", "claim_status."))
+    }
+)
 
 _RULES = frozenset(k.removeprefix("rule.") for k in MESSAGES if k.startswith("rule."))
 
