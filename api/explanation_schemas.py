@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from .schemas import Amount
+from .school_schemas import FeeStandardOut
 
 
 class WhyNamed(Schema):
@@ -29,18 +30,6 @@ class WhyTerm(WhyNamed):
 class WhyPeriod(Schema):
     start = fields.Date()
     end = fields.Date()
-
-
-class WhyStandard(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    version = fields.Integer()
-    amount = Amount()
-    unit = fields.String()
-    authority = fields.String()
-    document_no = fields.String()
-    valid_from = fields.Date()
-    valid_to = fields.Date(allow_none=True)
 
 
 class WhyShare(Schema):
@@ -197,7 +186,7 @@ class ChargeExplanationOut(Schema):
     term = fields.Nested(WhyTerm)
     period = fields.Nested(WhyPeriod)
     generation = fields.Integer()
-    standard = fields.Nested(WhyStandard)
+    standard = fields.Nested(FeeStandardOut)
     policy = fields.Nested(WhyPolicy)
     calculation = fields.Nested(WhyCalculation)
     shares = fields.Nested(WhyShares)
