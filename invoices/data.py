@@ -470,21 +470,22 @@ def statement(
             books.Account.code.in_((receivable, credit)),
         )
     )
+    # Opening balances from the materialized balances less what moved since ``start``: the
+    # cost follows the statement's range, not the household's whole history.
+    codes = dict(
+        db.execute(
+            select(books.Account.id, books.Account.code).where(
+                books.Account.book_id.in_(list(by_book)),
+                books.Account.code.in_((receivable, credit)),
+            )
+        ).all()
+    )
     opening = {"receivable": 0, "credit": 0}
-    for code, total in db.execute(
-        select(books.Account.code, func.coalesce(func.sum(books.Posting.amount), 0))
-        .join(books.Account, books.Account.id == books.Posting.account_id)
-        .where(
-            books.Account.book_id.in_(list(by_book)),
-            books.Account.code.in_((receivable, credit)),
-            books.Posting.effective_date < start,
-        )
-        .group_by(books.Account.code)
-    ):
-        if code == receivable:
-            opening["receivable"] = int(total)
+    for account_id, net in books.nets_before(db, list(codes), start).items():
+        if codes[account_id] == receivable:
+            opening["receivable"] += net
         else:
-            opening["credit"] = -int(total)
+            opening["credit"] -= net
     moves: dict[int, dict[str, int]] = defaultdict(lambda: {"receivable": 0, "credit": 0})
     for entry_id, code, amount in db.execute(
         base.where(books.Posting.effective_date >= start, books.Posting.effective_date <= end)

@@ -22,7 +22,7 @@ from .journal import (
 )
 from .models import Account, AccountType, Balance, Book, Entry, EntryKind, Period, Posting
 from .periods import close_period, create_period, get_period, list_periods
-from .queries import account_balance, balance_mismatches, trial_balance
+from .queries import account_balance, balance_mismatches, nets_before, trial_balance
 
 __all__ = [
     "Account",
@@ -40,6 +40,7 @@ __all__ = [
     "Posting",
     "PostingDraft",
     "account_balance",
+    "nets_before",
     "balance_mismatches",
     "close_account",
     "close_period",

@@ -98,7 +98,7 @@ class Account(Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(16))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     #: Optional owner: a household, staff member, vendor or funder (``"household:12"``).
     owner_ref: Mapped[str | None] = mapped_column(String(100))
     is_closed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -23,18 +23,22 @@ class AccountBalance:
 
 
 def _descendants(session: Session, account: Account) -> list[int]:
-    rows = session.execute(
-        select(Account.id, Account.parent_id).where(Account.book_id == account.book_id)
-    ).all()
-    children: dict[int, list[int]] = {}
-    for account_id, parent_id in rows:
-        if parent_id is not None:
-            children.setdefault(parent_id, []).append(account_id)
-    out, stack = [], [account.id]
-    while stack:
-        current = stack.pop()
-        out.append(current)
-        stack.extend(children.get(current, ()))
+    """The account and every account below it, one query per level of the tree.
+
+    Only the subtree is read (``ix_accounts_parent_id``), not the book's whole
+    chart: a household's leaf account in a book of thousands costs one query
+    that finds no children.
+    """
+    out, level = [account.id], [account.id]
+    while level:
+        level = list(
+            session.scalars(
+                select(Account.id).where(
+                    Account.book_id == account.book_id, Account.parent_id.in_(level)
+                )
+            )
+        )
+        out.extend(level)
     return out
 
 
@@ -58,6 +62,34 @@ def account_balance(
             ).where(Posting.account_id.in_(ids), Posting.effective_date <= as_of)
         ).one()
     return AccountBalance(int(debit), int(credit))
+
+
+def nets_before(session: Session, account_ids: list[int], day: dt.date) -> dict[int, int]:
+    """Each account's own net balance (debit minus credit, no children) of its postings
+    dated before ``day``.
+
+    Read as the materialized balance less the postings dated on or after
+    ``day`` (``ix_postings_account_id_effective_date``), so a statement of
+    last month costs what last month holds, not the account's whole history.
+    Exact for the same reason the materialized balance is: it is kept in the
+    transaction of every posting (and :func:`balance_mismatches` checks it).
+    """
+    if not account_ids:
+        return {}
+    nets = {account_id: 0 for account_id in account_ids}
+    for account_id, net in session.execute(
+        select(Balance.account_id, Balance.debit - Balance.credit).where(
+            Balance.account_id.in_(account_ids)
+        )
+    ):
+        nets[account_id] = int(net)
+    for account_id, since in session.execute(
+        select(Posting.account_id, func.sum(Posting.amount))
+        .where(Posting.account_id.in_(account_ids), Posting.effective_date >= day)
+        .group_by(Posting.account_id)
+    ):
+        nets[account_id] -= int(since)
+    return nets
 
 
 @dataclass(frozen=True)

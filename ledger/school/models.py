@@ -378,8 +378,8 @@ class ChargeRecord(Base):
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"))
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     billing_run_id: Mapped[int] = mapped_column(ForeignKey("billing_runs.id"))
-    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
-    entry_id: Mapped[int] = mapped_column(BigInteger)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     period_start: Mapped[dt.date] = mapped_column(Date)
     period_end: Mapped[dt.date] = mapped_column(Date)
     fee_standard_id: Mapped[int] = mapped_column(ForeignKey("fee_standards.id"))
@@ -473,7 +473,7 @@ class Payment(Base):
     reference: Mapped[str | None] = mapped_column(String(200))
     #: The account the money was received into; always the school's bank account 1002.
     received_into: Mapped[str] = mapped_column(String(64))
-    entry_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     recorded_by: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
     returned_entry_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -490,7 +490,7 @@ class PaymentAllocation(Base):
     __tablename__ = "payment_allocations"
 
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True, index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
@@ -506,7 +506,7 @@ class CreditRecord(Base):
     reason: Mapped[str] = mapped_column(String(12))
     #: The withdrawal date or the absence (from/to) the credit is for.
     detail: Mapped[str] = mapped_column(String(200))
-    entry_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     total: Mapped[int] = mapped_column(BigInteger)
     government: Mapped[int] = mapped_column(BigInteger)
     school: Mapped[int] = mapped_column(BigInteger)
@@ -546,7 +546,7 @@ class PaymentReturn(Base):
     returned_on: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
     #: The reversal of the payment's entry.
-    entry_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     returned_by: Mapped[str] = mapped_column(String(255))
     returned_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
 
@@ -572,8 +572,8 @@ class CreditApplication(Base):
     reason: Mapped[str] = mapped_column(String(10))
     source_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
-    entry_id: Mapped[int] = mapped_column(BigInteger)
-    undone_entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    undone_entry_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     applied_by: Mapped[str] = mapped_column(String(255))
     applied_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
 
@@ -600,7 +600,7 @@ class Refund(Base):
     #: The invoice whose credit this refund returns, when the refund names one.
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     paid_from: Mapped[str] = mapped_column(String(64))
-    entry_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     recorded_by: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
 
@@ -644,7 +644,7 @@ class WriteOff(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
     written_off_on: Mapped[dt.date | None] = mapped_column(Date)
-    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
     __table_args__ = (
         CheckConstraint("amount > 0 AND amount <= limit_amount", name="amount_within_limit"),
@@ -660,7 +660,7 @@ class WriteOffLine(Base):
     __tablename__ = "write_off_lines"
 
     write_off_id: Mapped[int] = mapped_column(ForeignKey("write_offs.id"), primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True, index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
