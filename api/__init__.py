@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from . import audit, auth, config, errors
+from . import audit, auth, config, errors, security
 from .database import Database
 
 
@@ -17,6 +17,15 @@ class KehouApi(Api):
 
     def handle_http_exception(self, error):  # type: ignore[no-untyped-def]
         return errors.http_problem(error)
+
+    def _register_responses(self) -> None:
+        """Document the error responses (DEFAULT_ERROR, UNPROCESSABLE_ENTITY, …) with the
+        media type they are sent as, so that clients and schema checks read their bodies."""
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = errors.PROBLEM
+        try:
+            super()._register_responses()  # type: ignore[misc]
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,6 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters.update(int=DatabaseId, default=PathText, string=PathText)
     Database(app)
     audit.init_app(app)
+    security.init_app(app)
     auth.init_app(app)
 
     from .schemas import ProblemOut
@@ -75,6 +85,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .resources import explanations
 
     api.register_blueprint(explanations.blp)
+    from .resources import jobs
+
+    api.register_blueprint(jobs.blp)
     from . import portal
     from .resources import portal_logins
 

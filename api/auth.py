@@ -6,15 +6,31 @@ not see (or that does not exist) → 404. Only then is the request's input
 validated, so that nobody learns anything from validation messages about
 resources they may not touch.
 
-Tokens are random (256 bits) and kept only as SHA-256 digests; lookup is by
-digest, so no token is ever compared character by character.
+Tokens are random (256 bits) and kept only as SHA-256 digests. A token is
+looked up by its digest, so the database never compares the token itself, and
+the digest found is checked once more with :func:`hmac.compare_digest`: the
+time an answer takes tells nothing about how much of a guess was right.
+
+Bad tokens are limited per client address (:class:`TokenFailures`): after
+``API_TOKEN_FAILURES`` refused tokens within ``API_TOKEN_WINDOW_SECONDS`` the
+address gets 429 for every bearer request, before any token is looked up,
+until the window has passed. The count is kept in each worker process's
+memory (cheap, nothing written per refusal), so with N workers an address
+may try up to N times the limit; with 256-bit tokens the limit is against
+noise and load, not a way to make guessing feasible. Behind a reverse proxy,
+wrap the app in werkzeug's ``ProxyFix`` so the address is the client's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import re
 import secrets
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,6 +46,7 @@ from .database import session
 from .models import ApiToken, BookAccess, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("kehou.api")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "kh_"  # noqa: S105 - a prefix, not a secret
 
@@ -97,17 +114,70 @@ def revoke_tokens(db: Session, user: User) -> int:
 
 
 def user_for_token(db: Session, token: str) -> User | None:
+    """The active user of an unrevoked token: looked up by digest, compared in constant time."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    return db.scalar(
-        select(User)
+    digest = hash_token(token)
+    row = db.execute(
+        select(User, ApiToken.token_hash)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(
-            ApiToken.token_hash == hash_token(token),
+            ApiToken.token_hash == digest,
             ApiToken.revoked_at.is_(None),
             User.is_active.is_(True),
         )
-    )
+        .limit(1)
+    ).first()
+    if row is None or not hmac.compare_digest(row[1].encode(), digest.encode()):
+        return None
+    return row[0]
+
+
+class TokenFailures:
+    """Refused bearer tokens per client address in a sliding window, in this process's memory."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self._seen.get(address)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._seen[address]
+        return times
+
+    def retry_after(self, address: str, now: float | None = None) -> int | None:
+        """Seconds until the address may try again, or None if it is under the limit."""
+        if self.limit <= 0:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._recent(address, now)
+            if len(times) < self.limit:
+                return None
+            return max(1, int(times[-self.limit] + self.window - now) + 1)
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        if self.limit <= 0:
+            return  # no limit (API_TOKEN_FAILURES=0): nothing to remember
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._recent(address, now)
+            if address not in self._seen:
+                if len(self._seen) >= self.MAX_ADDRESSES:
+                    self._seen.pop(next(iter(self._seen)))
+                self._seen[address] = times
+            times.append(now)
+            while len(times) > self.limit:
+                times.popleft()
 
 
 def current_user() -> User:
@@ -180,8 +250,20 @@ def _authorize() -> None:
             message="a bearer token is required (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": 'Bearer realm="kehou"'},
         )
+    failures: TokenFailures = current_app.extensions["kehou_token_failures"]
+    address = request.remote_addr or "unknown"
+    wait = failures.retry_after(address)
+    if wait is not None:
+        abort(
+            429,
+            message=f"too many requests with a bad token from this address; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     user = user_for_token(session(), token.strip())
     if user is None:
+        failures.failed(address)
+        if failures.retry_after(address) is not None:
+            log.warning("api: address %s reached the limit of bad tokens", address)
         abort(
             401,
             message="the token is not valid or was revoked",
@@ -200,4 +282,8 @@ def _authorize() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["kehou_token_failures"] = TokenFailures(
+        int(app.config.get("API_TOKEN_FAILURES", 30)),
+        float(app.config.get("API_TOKEN_WINDOW_SECONDS", 600)),
+    )
     app.before_request(_authorize)

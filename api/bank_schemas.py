@@ -11,7 +11,7 @@ from ledger.audit.bank_import import MAPPINGS
 from ledger.audit.models import BANK_LINE_STATUSES
 
 from .errors import note_rule
-from .schemas import Amount, Cursor, Page, Strict
+from .schemas import Amount, Cursor, Page, Strict, UtcDateTime
 from .school_schemas import AllocationOut
 
 MAPPING_NAMES = [*MAPPINGS, "custom"]
@@ -72,7 +72,7 @@ class BankLineOut(Schema):
     payment = fields.Integer(attribute="payment_id", allow_none=True)
     note = fields.String(allow_none=True)
     decided_by = fields.String(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
 
 
 class SuggestionOut(Schema):
@@ -105,7 +105,7 @@ class BankStatementOut(Schema):
     )
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     imported_by = fields.String()
-    imported_at = fields.DateTime()
+    imported_at = UtcDateTime()
     items = fields.List(fields.Nested(BankLineOut))
 
 

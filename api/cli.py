@@ -51,9 +51,16 @@ def register(app: Flask) -> None:
     from .document_cli import documents_group
 
     app.cli.add_command(documents_group)
+    from .queue_cli import worker_command
+
+    app.cli.add_command(worker_command)
     from .portal.cli import set_password_command
 
     users_group.add_command(set_password_command)
+    from .backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.group("db", help="Database schema.")
@@ -197,6 +204,72 @@ def demo_load(if_empty: bool, tokens_file: str | None) -> None:
         click.echo(f"tokens also written to {tokens_file}")
 
 
+@demo_group.command(
+    "seed",
+    help="Create a seeded district (SD<seed>) of N schools and M students (the district's "
+    "total) and run a whole autumn term at each school; prints the audit's result.",
+)
+@click.option("--schools", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--students", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same figures.")
+@with_appcontext
+def demo_seed(schools: int, students: int, seed: int) -> None:
+    import sys
+
+    from .demo_seed import seed_district
+
+    if students < schools:
+        raise click.BadParameter("at least one student per school", param_hint="--students")
+
+    def bar(label, items, length):  # type: ignore[no-untyped-def]
+        return click.progressbar(items, length=length, label=label, file=sys.stderr)
+
+    def step(name: str, seconds: float) -> None:
+        click.echo(f"  {name}: {seconds:.1f} s", err=True)
+
+    with unit_of_work() as db:
+        result = seed_district(
+            db,
+            schools=schools,
+            students=students,
+            seed=seed,
+            actor=_cli_actor(),
+            bar=bar,
+            on_step=step,
+        )
+    click.echo(
+        f"district {result.district}: {len(result.schools)} school(s) "
+        f"({', '.join(result.schools)}), {result.students} students in "
+        f"{result.households} households; autumn term 2026 run "
+        f"in {sum(result.seconds.values()):.1f} s"
+    )
+    for finding in result.findings:
+        click.echo(f"  {finding.severity} {finding.rule} {finding.school} {finding.subject}")
+    click.echo(f"audit: {len(result.findings)} finding(s)")
+
+
+@demo_group.command(
+    "report", help="Per school and district: billed, collected, subsidies, pay, audit, books."
+)
+@click.option("--district", default=None, help="District code (default: every district).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@with_appcontext
+def demo_report(district: str | None, as_json: bool) -> None:
+    import json
+
+    from .demo_seed import district_report, format_report
+
+    with unit_of_work() as db:
+        blocks = district_report(db, district)
+    if district and not blocks:
+        raise click.ClickException(f"not_found: no district {district} with schools")
+    if as_json:
+        click.echo(json.dumps(blocks, ensure_ascii=False, indent=1))
+        return
+    for line in format_report(blocks):
+        click.echo(line)
+
+
 @click.group("billing", help="Billing runs.")
 def billing_group() -> None:
     pass
@@ -216,6 +289,12 @@ def billing_group() -> None:
 )
 @click.option("--due-days", type=click.IntRange(0, 365), default=15, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show the totals; write nothing.")
+@click.option(
+    "--queue",
+    "to_queue",
+    is_flag=True,
+    help="Send the run to a worker (KEHOU_QUEUE_URL, `kehou worker`); prints the job id.",
+)
 @with_appcontext
 def billing_run(
     school_code: str,
@@ -224,6 +303,7 @@ def billing_run(
     issued_on: dt.datetime | None,
     due_days: int,
     dry_run: bool,
+    to_queue: bool = False,
 ) -> None:
     from ledger.money import format_fen
     from ledger.school import billing
@@ -243,6 +323,11 @@ def billing_run(
     def progress(stage: str, done: int, total: int) -> None:
         click.echo(f"{stage} {done}/{total}", err=True)
 
+    if to_queue and not dry_run:
+        from .queue_cli import enqueue_billing
+
+        enqueue_billing(school_code, term_id, month, issued_on, due_days)
+        return
     with unit_of_work() as db:
         school = db.scalar(select(School).where(School.code == school_code))
         term = db.get(Term, term_id)

@@ -241,6 +241,18 @@ def _enrol(db: Session, student, prog, *, day: int, by: str) -> Enrolment:  # ty
     return enr
 
 
+def autumn_calendar(db: Session, term: Term, book: engine.Book) -> None:
+    """The autumn term's holidays and make-up day, and a period per billing month in the book."""
+    structure.set_calendar_day(db, term, D(2026, 9, 25), "holiday", "中秋节 Mid-Autumn Festival")
+    for day in range(1, 8):
+        structure.set_calendar_day(db, term, D(2026, 10, day), "holiday", "国庆节 National Day")
+    structure.set_calendar_day(db, term, D(2026, 10, 10), "makeup", "国庆调休 make-up day")
+    for year, month in MONTHS:
+        start = D(year, month, 1)
+        end = D(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+        engine.create_period(db, book, start=start, end=end)
+
+
 def _demo_term(db: Session, *, admin):  # type: ignore[no-untyped-def]
     fin = SCHOOL_FINANCE
     district = structure.create_district(
@@ -265,17 +277,7 @@ def _demo_term(db: Session, *, admin):  # type: ignore[no-untyped-def]
         end=TERM_END,
         billing_months=4,
     )
-    structure.set_calendar_day(db, term, D(2026, 9, 25), "holiday", "中秋节 Mid-Autumn Festival")
-    for day in range(1, 8):
-        structure.set_calendar_day(db, term, D(2026, 10, day), "holiday", "国庆节 National Day")
-    structure.set_calendar_day(db, term, D(2026, 10, 10), "makeup", "国庆调休 make-up day")
-    for start, end in (
-        (D(2026, 9, 1), D(2026, 9, 30)),
-        (D(2026, 10, 1), D(2026, 10, 31)),
-        (D(2026, 11, 1), D(2026, 11, 30)),
-        (D(2026, 12, 1), D(2026, 12, 31)),
-    ):
-        engine.create_period(db, book, start=start, end=end)
+    autumn_calendar(db, term, book)
 
     # Fee standards approved by the price authority, and the cost-sharing policies.
     for kind, standard, cost, government, school_share in (
@@ -581,4 +583,4 @@ def demo_school(db: Session) -> tuple[School, Term]:
     return school, term
 
 
-__all__ = ["CHART", "DemoLoad", "demo_school", "load_demo"]
+__all__ = ["CHART", "DemoLoad", "autumn_calendar", "demo_school", "load_demo"]

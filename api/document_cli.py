@@ -29,21 +29,41 @@ def documents_group() -> None:
 @click.option(
     "--out",
     "out_dir",
-    required=True,
+    default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write the PDFs to (created if missing).",
+    help="Folder to write the PDFs to (created if missing). Required unless --queue.",
 )
 @click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Default: every core.")
+@click.option(
+    "--queue",
+    "to_queue",
+    is_flag=True,
+    help="Render and archive on a worker (KEHOU_QUEUE_URL, `kehou worker`); prints the job "
+    "id. Run again without --queue to write the archived PDFs out: nothing is re-rendered.",
+)
 @with_appcontext
 def documents_render(
-    school_code: str, period: str, out_dir: Path, lang: str, workers: int | None
+    school_code: str,
+    period: str,
+    out_dir: Path | None,
+    lang: str,
+    workers: int | None,
+    to_queue: bool = False,
 ) -> None:
     from invoices.batch import invoices_for_period, issue_invoices
     from ledger.school.models import School
 
     from .audit import record
     from .cli import _cli_actor, unit_of_work
+
+    if to_queue:
+        from .queue_cli import enqueue_documents
+
+        enqueue_documents(school_code, period, lang, workers)
+        return
+    if out_dir is None:
+        raise click.UsageError("Missing option '--out'.")
 
     with unit_of_work() as db:
         school = db.scalar(select(School).where(School.code == school_code))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from .schemas import Amount
+from .schemas import Amount, UtcDateTime
 from .school_schemas import FeeStandardOut
 
 
@@ -120,7 +120,7 @@ class WhyEnrolment(Schema):
 
 class WhyApplied(Schema):
     by = fields.String(metadata={"description": "who applied (a guardian, or finance)"})
-    at = fields.DateTime()
+    at = UtcDateTime()
     written_ref = fields.String(
         allow_none=True, metadata={"description": "the written application finance recorded"}
     )
@@ -128,7 +128,7 @@ class WhyApplied(Schema):
 
 class WhyStep(Schema):
     by = fields.String(allow_none=True)
-    at = fields.DateTime(allow_none=True)
+    at = UtcDateTime(allow_none=True)
     note = fields.String()
 
 
@@ -170,7 +170,7 @@ class WhyExplainedEntryOut(Schema):
     memo = fields.String()
     source_ref = fields.String(allow_none=True)
     posted_by = fields.String()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
     hash = fields.String()
     reversed_by = fields.Integer(allow_none=True)
     postings = fields.List(fields.Nested(WhyEntryPostingOut))

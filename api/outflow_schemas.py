@@ -325,5 +325,13 @@ class FundUseOut(Schema):
     waivers_absorbed = Amount(signed=True)
     spending = fields.Dict(keys=fields.String(), values=Amount(signed=True))
     total_spending = Amount(signed=True)
-    people_share_percent = fields.Decimal(as_string=True, allow_none=True)
+    people_share_percent = fields.Decimal(
+        as_string=True,
+        allow_none=True,
+        metadata={
+            "type": "string",
+            "description": "stipends and labour fees ÷ all spending, per cent; null if none",
+            "example": "87.23",
+        },
+    )
     balance = Amount(signed=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -39,10 +40,32 @@ class Amount(fields.Field):
             raise ValidationError(exc.message) from exc
 
 
+class UtcDateTime(fields.DateTime):
+    """An instant as ISO 8601 with its offset (RFC 3339 ``date-time``).
+
+    The database keeps naive UTC (:func:`ledger.books.models.utcnow`), which plain
+    ``fields.DateTime`` would print without an offset: a time a client cannot place.
+    """
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+#: The whole numbers a column can hold (BIGINT, SQLite INTEGER); past them the driver fails.
+WHOLE_NUMBER = validate.Range(min=-(2**63 - 1), max=2**63 - 1)
+
+
 class Strict(Schema):
     class Meta:
         unknown = RAISE
         ordered = True
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        """Every whole number of a request fits a column: a larger id answers 422, not 500."""
+        if isinstance(field_obj, fields.Integer):
+            field_obj.validators = [*field_obj.validators, WHOLE_NUMBER]
 
     @pre_load
     def _refuse_nul(self, data: Any, **kwargs: Any) -> Any:
@@ -102,7 +125,7 @@ class BookIn(Strict):
 class BookOut(Schema):
     code = fields.String()
     name = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     entries = fields.Integer(attribute="last_number")
 
 
@@ -124,7 +147,7 @@ class AccountOut(Schema):
     parent = fields.String(allow_none=True)
     owner = fields.String(allow_none=True)
     is_closed = fields.Boolean()
-    closed_at = fields.DateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
 
 
 class AccountPage(Page):
@@ -171,7 +194,7 @@ class EntryOut(Schema):
     number = fields.Integer()
     kind = fields.String()
     effective_date = fields.Date()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
     posted_by = fields.String()
     memo = fields.String()
     source_ref = fields.String(allow_none=True)
@@ -208,7 +231,7 @@ class PeriodOut(Schema):
     start = fields.Date()
     end = fields.Date()
     is_closed = fields.Boolean()
-    closed_at = fields.DateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
     closed_by = fields.String(allow_none=True)
 
 
@@ -252,7 +275,7 @@ class UserOut(Schema):
     email = fields.String()
     role = fields.String()
     is_active = fields.Boolean()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class UserPage(Page):
@@ -271,7 +294,7 @@ class RevokedOut(Schema):
 
 class AuditOut(Schema):
     id = fields.Integer()
-    at = fields.DateTime()
+    at = UtcDateTime()
     actor = fields.String()
     action = fields.String()
     target = fields.String(allow_none=True)

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from ledger.school.fees import RefundRule, ShareMode, Unit, WaiverCover
 from ledger.school.models import PROGRAMME_KINDS
 
-from .schemas import Amount, Page, Strict
+from .schemas import Amount, Page, Strict, UtcDateTime
 
 KINDS = validate.OneOf(list(PROGRAMME_KINDS))
 
@@ -130,7 +130,7 @@ class HardshipOut(Schema):
     student = fields.Integer(attribute="student_id")
     evidence_ref = fields.String()
     verified_by = fields.String()
-    verified_at = fields.DateTime()
+    verified_at = UtcDateTime()
     valid_from = fields.Date()
     valid_to = fields.Date()
 
@@ -257,14 +257,14 @@ class ApplicationOut(Schema):
     programme = fields.Integer(attribute="programme_id")
     status = fields.String()
     applied_by = fields.String()
-    applied_at = fields.DateTime()
+    applied_at = UtcDateTime()
     written_ref = fields.String(allow_none=True)
     start_date = fields.Date()
     reviewed_by = fields.String(allow_none=True)
-    reviewed_at = fields.DateTime(allow_none=True)
+    reviewed_at = UtcDateTime(allow_none=True)
     review_note = fields.String(allow_none=True)
     decided_by = fields.String(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
     decision_note = fields.String(allow_none=True)
     enrolment = fields.Integer(allow_none=True)
 
@@ -349,6 +349,15 @@ class BillingRunIn(Strict):
     issued_on = fields.Date(load_default=None)
     due_days = fields.Integer(load_default=15, validate=validate.Range(min=0, max=120))
     dry_run = fields.Boolean(load_default=False)
+    queue = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "true: run on a worker (202 and a job); false: now, in this request; "
+            "absent: on a worker when the server has a queue (KEHOU_QUEUE_URL). "
+            "Dry runs always run now."
+        },
+    )
 
 
 class ChargeOut(Schema):

@@ -167,6 +167,8 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/books/<book>/exports/trial-balance.csv"): READ_ALL,
     ("GET", "/api/v1/books/<book>/exports/trial-balance.xlsx"): READ_ALL,
     ("GET", "/api/v1/books/<book>/exports/book.beancount"): READ_ALL,
+    # Queued batch jobs (issue 7): finance of the job's school, auditors and admins read.
+    ("GET", "/api/v1/jobs/<job_id>"): READ_ALL,
 }
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

@@ -39,13 +39,15 @@ def init_app(app: Flask) -> None:
     """Register the portal and set the session cookie up for it.
 
     The cookie is HttpOnly and SameSite=Lax always, and Secure unless the app
-    is testing (``PORTAL_COOKIE_SECURE`` overrides, e.g. for a plain-HTTP demo).
+    is testing — and always with ``KEHOU_ENV=production``, testing or not
+    (``PORTAL_COOKIE_SECURE`` overrides, e.g. for a plain-HTTP demo).
     """
     app.config["SESSION_COOKIE_NAME"] = app.config.get("PORTAL_COOKIE_NAME", "kehou_portal")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    secure_by_default = app.config.get("ENV") == "production" or not app.config.get("TESTING")
     app.config["SESSION_COOKIE_SECURE"] = bool(
-        app.config.get("PORTAL_COOKIE_SECURE", not app.config.get("TESTING"))
+        app.config.get("PORTAL_COOKIE_SECURE", secure_by_default)
     )
     from . import dashboard, views  # noqa: F401 - register the routes on ``bp``
 

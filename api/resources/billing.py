@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import g
+from flask import g, jsonify
 from flask.views import MethodView
 from flask_smorest import abort
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from ledger.books.errors import NotFound
@@ -15,7 +16,7 @@ from ledger.school import billing, payments
 from ledger.school.credits import invoice_outstanding
 from ledger.school.models import Invoice, Payment, PaymentAllocation, School, Term
 
-from .. import audit
+from .. import audit, queue
 from ..auth import actor, roles
 from ..database import session
 from ..models import Role
@@ -32,6 +33,7 @@ from ..school_schemas import (
 from ..scope import household_in_scope, school_in_scope
 from . import Blueprint
 from .books import _idempotency_key, _page
+from .jobs import JobOut, job_out
 
 blp = Blueprint(
     "billing", __name__, url_prefix="/api/v1", description="Billing runs, invoices, payments"
@@ -77,10 +79,13 @@ class BillingRuns(MethodView):
     @blp.arguments(BillingRunIn)
     @blp.response(201, BillingRunOut)
     @blp.alt_response(200, schema=BillingRunOut, description="Dry run: nothing written")
+    @blp.alt_response(202, schema=JobOut, description="Queued: follow the job's href")
     def post(self, data: dict[str, Any], school: str) -> Any:
         """Bill a term or one month of it. Idempotent: a period is never billed twice.
 
-        Requires an ``Idempotency-Key`` header unless ``dry_run`` is true.
+        Requires an ``Idempotency-Key`` header unless ``dry_run`` is true. With a
+        queue (``KEHOU_QUEUE_URL``) the run goes to a worker and the answer is 202
+        with the job (``GET /api/v1/jobs/<id>``); the same key returns the same job.
         """
         s = school_in_scope(session(), school)
         key = _idempotency_key(required=not data["dry_run"])
@@ -91,6 +96,9 @@ class BillingRuns(MethodView):
         if data["month"]:
             year, mon = data["month"].split("-")
             month = (int(year), int(mon))
+        use_queue = queue.is_configured() if data["queue"] is None else data["queue"]
+        if use_queue and not data["dry_run"]:
+            return _enqueue_run(data, school, key)
         result = billing.run_billing(
             session(),
             s,
@@ -110,6 +118,47 @@ class BillingRuns(MethodView):
             {"key": key, "charges": len(result.charges), "period": str(result.period_start)},
         )
         return _run_view(result)
+
+
+def _enqueue_run(data: dict[str, Any], school: str, key: str | None) -> Any:
+    """Send the run to the queue: 202 with the job, the same job for the same key."""
+    if not queue.is_configured():
+        abort(
+            422,
+            message="this server has no queue (KEHOU_QUEUE_URL): send queue false or leave it out",
+            errors={"queue": ["no queue configured"]},
+            code="queue_not_configured",
+        )
+    params = {
+        "school": school,
+        "term": data["term"],
+        "month": data["month"],
+        "issued_on": (data["issued_on"] or dt.date.today()).isoformat(),
+        "due_days": data["due_days"],
+        "key": key,
+    }
+    try:
+        job, new = queue.enqueue(
+            "billing.run",
+            params,
+            school=school,
+            actor=actor(),
+            job_id=queue.idempotent_job_id("billing.run", school, key or ""),
+        )
+    except RedisError:
+        abort(
+            503,
+            message="the task queue (KEHOU_QUEUE_URL) does not answer; nothing was queued",
+            code="queue_unavailable",
+        )
+    if new:
+        audit.commit("billing.enqueue", f"school:{school}/job:{job.id}", {"key": key})
+    body = job_out(job)
+    # A Response of its own: flask-smorest would serialise a tuple with the 201 schema.
+    response = jsonify(JobOut().dump(body))
+    response.status_code = 202
+    response.headers["Location"] = body["href"]
+    return response
 
 
 def _invoice_view(invoice: Invoice) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from ..auth import actor, roles
 from ..database import session
 from ..document_schemas import LANGUAGE
 from ..models import Role
-from ..schemas import Strict
+from ..schemas import Strict, UtcDateTime
 from ..scope import district_in_scope, school_in_scope
 from . import Blueprint
 
@@ -89,7 +89,7 @@ class AckOut(Schema):
     subject = fields.String()
     note = fields.String()
     acknowledged_by = fields.String()
-    acknowledged_at = fields.DateTime()
+    acknowledged_at = UtcDateTime()
 
 
 def _run(scope_name: str, schools: list[School], args: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..database import session
 from ..links import get_user
 from ..models import Role
 from ..portal.logins import MAX_LENGTH, MIN_LENGTH, set_password
-from ..schemas import Strict
+from ..schemas import Strict, UtcDateTime
 from . import Blueprint
 
 blp = Blueprint("portal_logins", __name__, url_prefix="/api/v1", description="Portal logins")
@@ -41,7 +41,7 @@ class PortalLoginOut(Schema):
     user = fields.Integer()
     email = fields.String()
     created = fields.Boolean(metadata={"description": "false when a password was replaced"})
-    updated_at = fields.DateTime()
+    updated_at = UtcDateTime()
 
 
 @blp.route("/users/<int:user_id>/portal-login")

@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .errors import RuleBroken
+
 WEEKDAYS = frozenset({1, 2, 3, 4, 5})  # ISO weekdays, Monday = 1
 
 
@@ -62,6 +64,11 @@ class ServiceCalendar:
 
 
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
+    """First and last day of a month; a month no date can hold (``0000-01``) is refused."""
+    if not (year >= dt.MINYEAR and (year, month) < (dt.MAXYEAR, 12) and 1 <= month <= 12):
+        raise RuleBroken(
+            "invalid_month", f"{year:04d}-{month:02d} is not a month of the calendar", field="month"
+        )
     first = dt.date(year, month, 1)
     nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
     return first, nxt - dt.timedelta(days=1)
