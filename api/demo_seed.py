@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import books as engine
+from ledger.audit import reconcile
 from ledger.audit import rules as audit_rules
 from ledger.school import (
     billing,
@@ -907,7 +908,8 @@ def school_figures(db: Session, school: School, findings: int | None = None) -> 
         "refunded": refunded,
         "outstanding": outstanding,
         "household_credit": -_prefix_balance(db, book.id, "2241."),
-        "collection_rate": round((due - outstanding) / due, 4) if due else 1.0,
+        # Exact percentage string, as the dashboard shows it (None when nothing was due).
+        "collection_rate": reconcile.percent(due - outstanding, due),
         "waivers": _sum(db, select(func.sum(charges.c.waiver))),
         "waiver_grants": _sum(
             db,
@@ -972,7 +974,7 @@ def district_report(
             elif key == "collection_rate":
                 due = sum(r["billed"] - r["credited"] for r in rows)
                 owed = sum(r["outstanding"] for r in rows)
-                total[key] = round((due - owed) / due, 4) if due else 1.0
+                total[key] = reconcile.percent(due - owed, due)
             elif values[0] is None:
                 total[key] = None
             else:
@@ -996,7 +998,7 @@ def format_report(blocks: list[dict[str, Any]]) -> Iterator[str]:
         if key in MONEY:
             return format_fen(value)
         if key == "collection_rate":
-            return f"{value * 100:.1f}%"
+            return f"{value}%"
         return str(value)
 
     for block in blocks:
