@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ledger.school import billing, payments
 from ledger.school.models import Invoice
+from ledger.school import receivables
 from ledger.school.receivables import invoice_outstanding
 
 
@@ -26,6 +27,15 @@ def invoices_of(db: Session, school, household) -> list[Invoice]:
 def assert_household_settled(db: Session, school, household) -> None:
     """The receivable is exactly what the invoices still ask for; no invoice is over-settled."""
     owed = [invoice_outstanding(db, i) for i in invoices_of(db, school, household)]
+    for invoice in invoices_of(db, school, household):
+        # The one-query sums equal the functions that each sum one thing.
+        assert receivables.settled_on(db, invoice) == (
+            receivables.paid_on_invoice(db, invoice),
+            receivables.credited_to_invoice(db, invoice),
+            receivables.credit_applied_to(db, invoice),
+            receivables.credit_applied_to(db, invoice, reasons=("apply", "reissue")),
+            receivables.written_off_on(db, invoice),
+        )
     assert all(o >= 0 for o in owed), owed
     assert payments.receivable_balance(db, school, household.id) == sum(owed)
     assert payments.credit_balance(db, school, household.id) >= 0

@@ -408,3 +408,30 @@ def test_absence_under_half_month_rule(db, days, expected):
     assert (record.total if record else 0) == expected
     assert balance(db, school, structure.household_account(home.id)) == 120000 - expected
     assert_books_sound(db, school)
+
+
+def test_the_last_place_is_taken_once_and_a_withdrawal_gives_it_back(db):
+    from ledger.school import enrolment
+    from ledger.school.errors import Conflict
+    from ledger.school.models import Programme
+
+    district, school, term = school_with_term(db)
+    prog = programme(db, school, term, capacity=1)
+    apps = []
+    for name in ("甲", "乙"):
+        s = structure.create_student(
+            db, school, structure.create_household(db, district, name), name=name
+        )
+        a = enrolment.apply(db, s, prog, applied_by="parent@test")
+        enrolment.review(db, a, approve=True, actor="teacher@test")
+        apps.append(a)
+    first = enrolment.decide(db, apps[0], approve=True, actor="school@test")
+    with pytest.raises(Conflict) as err:
+        enrolment.decide(db, apps[1], approve=True, actor="school@test")
+    assert err.value.code == "programme_full"
+    assert apps[1].status == "reviewed"  # refused: the application waits, nothing taken
+    assert db.get(Programme, prog.id).places_taken == 1
+    enrolment.withdraw(db, first, effective=D(2026, 10, 8), actor="school@test")
+    assert db.get(Programme, prog.id).places_taken == 0
+    assert enrolment.decide(db, apps[1], approve=True, actor="school@test") is not None
+    assert db.get(Programme, prog.id).places_taken == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger.books.models import utcnow
@@ -90,18 +90,20 @@ def review(
     return application
 
 
-def _enrolled_count(db: Session, programme: Programme) -> int:
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(Enrolment)
-            .where(Enrolment.programme_id == programme.id, Enrolment.end_date.is_(None))
-        )
-        or 0
+def _take_place(db: Session, programme_id: int) -> bool:
+    """Take one place if one is free: a single conditional UPDATE, so two clerks
+    approving at once cannot both take the last place (the row lock orders them)."""
+    taken = db.execute(
+        update(Programme)
+        .where(Programme.id == programme_id, Programme.places_taken < Programme.capacity)
+        .values(places_taken=Programme.places_taken + 1)
+        .execution_options(synchronize_session="fetch")
     )
+    return taken.rowcount == 1
 
 
 def _enrol(db: Session, application: Application, actor: str, note: str | None) -> Enrolment:
+    """The enrolment of an approved application; its place is already taken."""
     application.status = "approved"
     application.decided_by = actor
     application.decided_at = utcnow()
@@ -135,8 +137,8 @@ def decide(
         application.decision_note = note
         db.flush()
         return None
-    programme = db.get(Programme, application.programme_id)
-    if _enrolled_count(db, programme) >= programme.capacity:
+    if not _take_place(db, application.programme_id):
+        programme = db.get(Programme, application.programme_id)
         raise Conflict("programme_full", f"{programme.name} is full ({programme.capacity} places)")
     return _enrol(db, application, actor, note)
 
@@ -179,12 +181,10 @@ def admit(
     pending.sort(
         key=lambda a: (priority_of(db, students[a.student_id], a.start_date), a.applied_at, a.id)
     )
-    free = programme.capacity - _enrolled_count(db, programme)
     enrolled, waiting = [], []
     for application in pending:
-        if free > 0:
+        if _take_place(db, programme.id):
             enrolled.append(_enrol(db, application, actor, "admitted"))
-            free -= 1
         else:
             application.status = "waitlisted"
             waiting.append(application)
@@ -205,6 +205,12 @@ def withdraw(db: Session, enrolment: Enrolment, *, effective: dt.date, actor: st
             field="effective",
         )
     enrolment.end_date = effective
+    db.execute(
+        update(Programme)
+        .where(Programme.id == enrolment.programme_id)
+        .values(places_taken=Programme.places_taken - 1)
+        .execution_options(synchronize_session="fetch")
+    )
     enrolment.withdrawn_by = actor
     enrolment.withdrawn_at = utcnow()
     db.flush()

@@ -179,11 +179,17 @@ class Programme(Base):
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
     capacity: Mapped[int] = mapped_column(Integer)
+    #: Enrolments not withdrawn: counted up by an approval only while below
+    #: ``capacity`` (one conditional UPDATE, so two clerks cannot both take the
+    #: last place) and down by a withdrawal. Kept here so that a decision does not
+    #: count the whole programme (quadratic in school size).
+    places_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lessons_per_session: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (
         CheckConstraint(f"kind IN ({_in(PROGRAMME_KINDS)})", name="kind_known"),
         CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("places_taken >= 0", name="places_taken_not_negative"),
         CheckConstraint("lessons_per_session > 0", name="lessons_positive"),
         CheckConstraint("end_time > start_time", name="ends_after_start"),
     )
@@ -284,6 +290,7 @@ class Application(Base):
             name="status_known",
         ),
         Index("ix_applications_programme_id_status", "programme_id", "status"),
+        Index("ix_applications_student_id_programme_id", "student_id", "programme_id"),
     )
 
 

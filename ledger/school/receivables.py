@@ -28,6 +28,7 @@ Statuses:
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -118,15 +119,70 @@ def written_off_on(db: Session, invoice: Invoice) -> int:
     )
 
 
+class Settled(NamedTuple):
+    """What has settled an invoice so far, in fen, each as its own function sums it."""
+
+    paid: int  #: :func:`paid_on_invoice`
+    credited: int  #: :func:`credited_to_invoice`
+    applied: int  #: :func:`credit_applied_to`, every reason
+    applied_by_household: int  #: :func:`credit_applied_to` for ``apply`` and ``reissue``
+    written_off: int  #: :func:`written_off_on`
+
+
+def settled_on(db: Session, invoice: Invoice) -> Settled:
+    """Every amount that settled the invoice, in one query (one round trip, not five).
+
+    Recording a payment and refreshing an invoice's status read these for each
+    invoice they touch; the sums are the ones the functions above compute.
+    """
+
+    def total(column, *where):  # type: ignore[no-untyped-def]
+        return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
+
+    applied = (
+        CreditApplication.invoice_id == invoice.id,
+        CreditApplication.undone_entry_id.is_(None),
+    )
+    row = db.execute(
+        select(
+            total(
+                PaymentAllocation.amount,
+                PaymentAllocation.invoice_id == invoice.id,
+                PaymentAllocation.payment_id.in_(
+                    select(Payment.id).where(Payment.returned_entry_id.is_(None))
+                ),
+            ),
+            total(
+                CreditRecord.to_invoice,
+                CreditRecord.charge_id.in_(
+                    select(ChargeRecord.id).where(ChargeRecord.invoice_id == invoice.id)
+                ),
+            ),
+            total(CreditApplication.amount, *applied),
+            total(
+                CreditApplication.amount,
+                *applied,
+                CreditApplication.reason.in_(("apply", "reissue")),
+            ),
+            total(
+                WriteOffLine.amount,
+                WriteOffLine.invoice_id == invoice.id,
+                WriteOffLine.write_off_id.in_(
+                    select(WriteOff.id).where(WriteOff.status == "approved")
+                ),
+            ),
+        )
+    ).one()
+    return Settled(*(int(v) for v in row))
+
+
+def _owed(invoice: Invoice, settled: Settled) -> int:
+    return invoice.amount - settled.paid - settled.credited - settled.applied - settled.written_off
+
+
 def invoice_outstanding(db: Session, invoice: Invoice) -> int:
     """What is still owed on the invoice, in fen (see the module docstring)."""
-    return (
-        invoice.amount
-        - paid_on_invoice(db, invoice)
-        - credited_to_invoice(db, invoice)
-        - credit_applied_to(db, invoice)
-        - written_off_on(db, invoice)
-    )
+    return _owed(invoice, settled_on(db, invoice))
 
 
 def refundable_from(db: Session, invoice: Invoice) -> int:
@@ -158,14 +214,12 @@ def refresh_status(db: Session, invoice: Invoice) -> str:
     """Set the invoice's status from what is owed on it; cancelled and refunded ones stay."""
     if invoice.status in FINAL:
         return invoice.status
-    owed = invoice_outstanding(db, invoice)
-    if owed <= 0:
+    settled = settled_on(db, invoice)
+    if _owed(invoice, settled) <= 0:
         status = "paid"
     elif invoice.status == "overdue":
         status = "overdue"
-    elif paid_on_invoice(db, invoice) + credit_applied_to(
-        db, invoice, reasons=("apply", "reissue")
-    ):
+    elif settled.paid + settled.applied_by_household:
         status = "partially_paid"
     else:
         status = "issued"
