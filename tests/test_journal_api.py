@@ -361,8 +361,23 @@ def test_an_entry_has_the_contract_fields(api, me, journal):
         {"account": "2211", "direction": "credit", "amount": "2.25"},
         {"account": "3001", "direction": "credit", "amount": "3.25"},
     ]
+    # The answer is built from what the engine wrote, not read back: it must be
+    # exactly what a later read (and a replay of the request) shows.
     assert api.get(f"/api/v1/books/J/entries/{e['id']}").json == e
     assert api.get("/api/v1/books/J").json["entries"] == 5
+    replay = api.post(
+        "/api/v1/books/J/entries",
+        json=body(
+            ("1002", "debit", "5.5"),
+            ("2211", "credit", "2.25"),
+            ("3001", "credit", "3.25"),
+            date="2026-09-20",
+            memo="王家缴费 / payment",
+            kind="payment",
+        ),
+        key="fields",
+    )
+    assert (replay.status_code, replay.json) == (200, e)
 
 
 def test_the_kind_defaults_to_adjustment(api, journal):

@@ -77,11 +77,24 @@ class EntryDraft:
 
 
 @dataclass(frozen=True)
+class Written:
+    """What :func:`post_entry` wrote besides the draft, so a caller can show the new
+    entry without reading it back."""
+
+    recorded_at: dt.datetime
+    posted_by: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
 class PostResult:
     entry_id: int
     number: int
     #: True when an idempotency key named an entry posted before: nothing new was written.
     replayed: bool
+    #: Set when this call wrote the entry (not on a replay).
+    written: Written | None = None
 
 
 @dataclass
@@ -370,7 +383,9 @@ def _write_entry(
         "UPDATE books SET last_number = :n, last_hash = :h WHERE id = :id",
         {"n": number, "h": entry_digest, "id": head.id},
     )
-    return PostResult(entry_id, number, False)
+    return PostResult(
+        entry_id, number, False, Written(recorded_at, actor, head.last_hash, entry_digest)
+    )
 
 
 def _sum_by_account(lines: Iterable[tuple[int, int, str]]) -> dict[int, list[int]]:
