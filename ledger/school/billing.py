@@ -317,6 +317,10 @@ def run_billing(
     district = db.get(District, school.district_id)
     funder = funder_account(district)
     households = sorted({p.household_id for p in result.charges})
+    # Lock the book before opening household accounts: a run of the same period started
+    # at the same time would otherwise open the same accounts and fail on their unique
+    # key; it now waits here and is refused below (billing_in_progress), writing nothing.
+    books.hold_book(db, book.id)
     ensure_household_accounts_bulk(db, school, households)
     label = term.name if month is None else f"{month[0]}年{month[1]}月"
     drafts = [

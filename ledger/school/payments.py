@@ -177,6 +177,28 @@ def record_payment(
         raise RuleBroken("invalid_amount", "a payment must be positive", field="amount")
     _check_method(method)
     _check_household(school, household)
+    # Lock the book before reading what is owed: two payments of one household at once
+    # would otherwise both settle the same invoice (and both open its accounts).
+    books.hold_book(db, school.book_id)
+    if idempotency_key is not None:
+        # The same request sent again while the first held the lock: its payment, not a
+        # second one (allocations read now differ, so the engine would see other content).
+        earlier = db.scalar(
+            select(Payment)
+            .join(books.Entry, books.Entry.id == Payment.entry_id)
+            .where(
+                books.Entry.book_id == school.book_id,
+                books.Entry.idempotency_key == idempotency_key,
+            )
+        )
+        if earlier is not None and (
+            earlier.household_id,
+            earlier.amount,
+            earlier.received_on,
+            earlier.method,
+            earlier.reference,
+        ) == (household.id, amount, received_on, method, reference):
+            return PaymentResult(earlier, [], 0, True)
     ensure_household_accounts_bulk(db, school, [household.id])
     invoices = open_invoices(db, school, household.id)
     if reference:
