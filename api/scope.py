@@ -78,6 +78,19 @@ def district_in_scope(db: Session, code: str) -> District:
     return district
 
 
+def district_whole_in_scope(db: Session, code: str) -> District:
+    """A district whose every school the caller sees, or 404: for reports over all of a
+    district's schools (roll-up, audit, coverage), which a finance user of one school
+    may not read; the district's shared lists (vendors, standards) use :func:`district_in_scope`."""
+    district = district_in_scope(db, code)
+    ids = school_ids(db, g.user)
+    if ids is not None:
+        schools = set(db.scalars(select(School.id).where(School.district_id == district.id)))
+        if not schools <= ids:
+            raise NotFound(f"no district {code!r}")
+    return district
+
+
 def household_in_scope(db: Session, household_id: int) -> Household:
     household = db.get(Household, household_id)
     if household is None or not _within(household_ids(db, g.user), household.id):

@@ -8,9 +8,8 @@ from school_setup import D, programme, school_with_term, standard_and_policy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.school import billing, payments
+from ledger.school import billing, payments, receivables
 from ledger.school.models import Invoice
-from ledger.school import receivables
 from ledger.school.receivables import invoice_outstanding
 
 

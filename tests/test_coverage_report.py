@@ -327,9 +327,14 @@ def test_the_report_over_http_as_json_and_csv(term, callers):
     assert_problem(callers["outsider"].get(url + ".csv"), 404, "not_found")
 
 
-def test_the_district_report_over_http(term, callers):
+def test_the_district_report_over_http(term, callers, make_token):
     url = "/api/v1/districts/DS1/coverage?term_name=2026秋季学期"
-    body = ok(callers["finance"].get(url), 200)  # finance of S1 reads S1's district
+    # The district's report shows every school's figures: finance of one school (S1)
+    # may not read it, finance of the district may.
+    assert_problem(callers["finance"].get(url), 404, "not_found")
+    district_finance = Api(callers["admin"].client, make_token("finance"))
+    link(callers["admin"], district_finance.token, district="DS1")
+    body = ok(district_finance.get(url), 200)
     assert body["total"]["students"]["fraction"] == "4/7"
     assert body["schools_without_term"] == ["S4"]
     assert ok(callers["auditor"].get(url), 200) == body

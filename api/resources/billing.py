@@ -30,7 +30,7 @@ from ..school_schemas import (
     PaymentOut,
     PaymentPage,
 )
-from ..scope import household_in_scope, school_in_scope
+from ..scope import household_in_scope, school_ids, school_in_scope
 from . import Blueprint
 from .books import _idempotency_key, _page
 from .jobs import JobOut, job_out
@@ -216,15 +216,25 @@ class OneInvoice(MethodView):
         return _invoice_view(invoice)
 
 
+def _at_own_schools(q: Any, school_id: Any) -> Any:
+    """A household is its district's, so finance of any of the district's schools may read it;
+    its invoices and payments, though, only those at the caller's own schools."""
+    if g.user.role == Role.FINANCE:
+        q = q.where(school_id.in_(school_ids(session(), g.user) or set()))
+    return q
+
+
 @blp.route("/households/<int:household_id>/invoices")
 class HouseholdInvoices(MethodView):
     @roles(Role.PARENT, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
     @blp.arguments(ListArgs, location="query")
     @blp.response(200, InvoicePage)
     def get(self, args: dict[str, Any], household_id: int) -> dict[str, Any]:
-        """A household's invoices: parents see only their own households."""
+        """A household's invoices: parents see only their own households; finance users only
+        the invoices of their own schools."""
         h = household_in_scope(session(), household_id)
-        return _invoice_page(select(Invoice).where(Invoice.household_id == h.id), args)
+        q = select(Invoice).where(Invoice.household_id == h.id)
+        return _invoice_page(_at_own_schools(q, Invoice.school_id), args)
 
 
 @blp.route("/households/<int:household_id>/payments")
@@ -235,11 +245,12 @@ class HouseholdPayments(MethodView):
     def get(self, args: dict[str, Any], household_id: int) -> dict[str, Any]:
         """A household's payments, oldest first, with the invoices each settled.
 
-        Parents see only their own households; a returned (bounced) payment
+        Parents see only their own households, finance users only the payments
+        at their own schools; a returned (bounced) payment
         shows ``returned: true`` and its allocations as they were.
         """
         h = household_in_scope(session(), household_id)
-        q = select(Payment).where(Payment.household_id == h.id)
+        q = _at_own_schools(select(Payment).where(Payment.household_id == h.id), Payment.school_id)
         if args["cursor"] is not None:
             q = q.where(Payment.id > int(args["cursor"]))
         rows = list(session().scalars(q.order_by(Payment.id).limit(args["limit"] + 1)))

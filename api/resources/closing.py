@@ -16,7 +16,7 @@ from .. import audit, replay
 from ..auth import actor, roles
 from ..database import session
 from ..models import Role
-from ..scope import district_in_scope, school_in_scope
+from ..scope import district_whole_in_scope, school_in_scope
 from ..settlement_schemas import (
     ClosePeriodIn,
     ClosePeriodOut,
@@ -181,7 +181,7 @@ class Rollup(MethodView):
         Each school's ``summary`` rolls sub-accounts (households, programme
         kinds, funders) up to the chart's top-level accounts; ``total`` adds
         those up over the schools. ``as_of`` limits it to entries on or before
-        that date. Finance see the districts of their schools.
+        that date. Finance see it only when they work on every school of the district.
         """
-        d = district_in_scope(session(), district)
+        d = district_whole_in_scope(session(), district)
         return closing.district_rollup(session(), d, as_of=args["as_of"])

@@ -30,7 +30,7 @@ from ..database import session
 from ..document_schemas import PdfArgs
 from ..models import Role
 from ..schemas import Strict
-from ..scope import district_in_scope, school_in_scope
+from ..scope import district_whole_in_scope, school_in_scope
 from . import Blueprint
 from .documents import scope_first
 
@@ -327,5 +327,5 @@ class DistrictCoverage(MethodView):
     @blp.response(200, DistrictCoverageOut)
     def get(self, args: dict[str, Any], district: str) -> Any:
         """Every school of a district in the term named ``term_name``, and the district's sums."""
-        d = district_in_scope(session(), district)
+        d = district_whole_in_scope(session(), district)
         return coverage.district_coverage(session(), d, args["term_name"])

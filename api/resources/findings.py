@@ -2,16 +2,18 @@
 
 Auditors and admins may run any school or district; finance users only their
 own. Findings are recomputed from the stored data on every run; an
-acknowledgement adds a note to a finding and never removes it.
+acknowledgement adds a note to a finding and never removes it, and finance
+acknowledge only the findings of their own schools.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
-from flask import Response
+from flask import Response, g
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -20,7 +22,16 @@ from invoices import render
 from invoices.audit_report import audit_report_data
 from ledger.audit import rules
 from ledger.audit.report import findings_csv
-from ledger.school.models import District, School
+from ledger.books import Entry
+from ledger.books.errors import NotFound
+from ledger.school.models import (
+    ChargeRecord,
+    District,
+    Payment,
+    School,
+    ServiceHours,
+    VendorBill,
+)
 
 from .. import audit
 from ..auth import actor, roles
@@ -28,7 +39,7 @@ from ..database import session
 from ..document_schemas import LANGUAGE
 from ..models import Role
 from ..schemas import Strict, UtcDateTime
-from ..scope import district_in_scope, school_in_scope
+from ..scope import district_whole_in_scope, school_ids, school_in_scope
 from . import Blueprint
 
 blp = Blueprint(
@@ -138,13 +149,43 @@ class DistrictAudit(MethodView):
     @blp.response(200, RunOut)
     def get(self, args: dict[str, Any], district: str) -> Any:
         """Run the audit rules over every school of a district."""
-        d = district_in_scope(session(), district)
+        d = district_whole_in_scope(session(), district)
         schools = list(
             session().scalars(
                 select(School).where(School.district_id == d.id).order_by(School.code)
             )
         )
         return _run(f"district:{d.code}", schools, args)
+
+
+def _subject_school(subject: str) -> int | None:
+    """The school of a finding's subject as the rules name it (``charge:12``, ``entry:7``,
+    ``payment:3``, ``vendor_bill:4``, ``hours:9``, ``account:S1:1002``, ``book:S1``)."""
+    db = session()
+    kind, _, rest = subject.partition(":")
+    if kind in ("account", "book"):
+        return db.scalar(select(School.id).where(School.code == rest.split(":", 1)[0]))
+    if not re.fullmatch(r"[0-9]{1,18}", rest):
+        return None
+    row = int(rest)
+    if kind == "entry":
+        return db.scalar(
+            select(School.id).join(Entry, Entry.book_id == School.book_id).where(Entry.id == row)
+        )
+    model = {
+        "charge": ChargeRecord,
+        "payment": Payment,
+        "vendor_bill": VendorBill,
+        "hours": ServiceHours,
+    }.get(kind)
+    return db.scalar(select(model.school_id).where(model.id == row)) if model else None
+
+
+def _subject_in_scope(subject: str) -> None:
+    """Finance acknowledge the findings of their own schools only; others are 404."""
+    school = _subject_school(subject)
+    if school is None or school not in (school_ids(session(), g.user) or set()):
+        raise NotFound(f"no finding subject {subject!r} at your schools")
 
 
 @blp.route("/audit-acknowledgements")
@@ -157,8 +198,10 @@ class Acknowledgements(MethodView):
 
         Auditors read acknowledgements in every later run but write nothing themselves.
 
-        Once per finding (``already_acknowledged``); the finding is still reported.
+        Once per finding (``already_acknowledged``); the finding is still reported. A subject
+        of a school outside the caller's answers 404, as if it did not exist.
         """
+        _subject_in_scope(data["subject"])
         ack = rules.acknowledge(session(), actor=actor(), **data)
         audit.commit("finding.acknowledge", f"{data['rule']}:{data['subject']}")
         return ack
@@ -173,7 +216,7 @@ def _school_scope(school: str) -> tuple[str, str, str, list[School]]:
 
 
 def _district_scope(district: str) -> tuple[str, str, str, list[School]]:
-    d: District = district_in_scope(session(), district)
+    d: District = district_whole_in_scope(session(), district)
     schools = list(
         session().scalars(select(School).where(School.district_id == d.id).order_by(School.code))
     )
