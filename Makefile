@@ -15,6 +15,10 @@ run: install
 
 # With KEHOU_TEST_DATABASE_URL=postgresql+psycopg://user@host:port/db the suite runs on
 # PostgreSQL (it creates and drops a database of its own on that server).
+# One worker per core (pytest-xdist), each test module kept on one worker so its
+# module-scoped world is built once; PYTEST_ARGS="" runs it in one process.
+PYTEST_ARGS ?= -n auto --dist loadscope
+
 test: install
 	@sh scripts/test-deps.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
