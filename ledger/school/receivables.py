@@ -136,9 +136,14 @@ def settled_on(db: Session, invoice: Invoice) -> Settled:
     invoice they touch; the sums are the ones the functions above compute.
     """
 
-    def total(column, *where):  # type: ignore[no-untyped-def]
-        return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
+    def total(column, *where, join=None):  # type: ignore[no-untyped-def]
+        q = select(func.coalesce(func.sum(column), 0))
+        if join is not None:
+            q = q.join(*join)
+        return q.where(*where).scalar_subquery()
 
+    # Joins, not ``IN (SELECT …)``: PostgreSQL runs an uncorrelated IN as a scan of
+    # the whole payments table per invoice, which made recording payments quadratic.
     applied = (
         CreditApplication.invoice_id == invoice.id,
         CreditApplication.undone_entry_id.is_(None),
@@ -148,15 +153,13 @@ def settled_on(db: Session, invoice: Invoice) -> Settled:
             total(
                 PaymentAllocation.amount,
                 PaymentAllocation.invoice_id == invoice.id,
-                PaymentAllocation.payment_id.in_(
-                    select(Payment.id).where(Payment.returned_entry_id.is_(None))
-                ),
+                Payment.returned_entry_id.is_(None),
+                join=(Payment, Payment.id == PaymentAllocation.payment_id),
             ),
             total(
                 CreditRecord.to_invoice,
-                CreditRecord.charge_id.in_(
-                    select(ChargeRecord.id).where(ChargeRecord.invoice_id == invoice.id)
-                ),
+                ChargeRecord.invoice_id == invoice.id,
+                join=(ChargeRecord, ChargeRecord.id == CreditRecord.charge_id),
             ),
             total(CreditApplication.amount, *applied),
             total(
@@ -167,9 +170,8 @@ def settled_on(db: Session, invoice: Invoice) -> Settled:
             total(
                 WriteOffLine.amount,
                 WriteOffLine.invoice_id == invoice.id,
-                WriteOffLine.write_off_id.in_(
-                    select(WriteOff.id).where(WriteOff.status == "approved")
-                ),
+                WriteOff.status == "approved",
+                join=(WriteOff, WriteOff.id == WriteOffLine.write_off_id),
             ),
         )
     ).one()
