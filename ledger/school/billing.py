@@ -9,7 +9,9 @@ recipe, gathered into one invoice per household.
 The run is idempotent: every charge carries the idempotency key
 ``charge:<enrolment>:<period start>`` and a unique row per enrolment and
 period, so running a period again posts only what is new, and a run that was
-interrupted (its transaction rolled back) simply runs again. A dry run
+interrupted (its transaction rolled back) simply runs again. An enrolment
+already charged for any part of the period — by a run for the whole term and
+now one of its months, or the reverse — is not charged again. A dry run
 computes the same result and writes nothing.
 """
 
@@ -190,10 +192,14 @@ def plan_charges(
         rows = [row for row in rows if row[0] in wanted]
         billed: set[int] = set()
     else:
+        # Charged for any part of the period already (the same period, or a term billed
+        # whole and now one of its months, or the reverse): never charged twice.
         billed = set(
             db.scalars(
                 select(ChargeRecord.enrolment_id).where(
-                    ChargeRecord.school_id == school.id, ChargeRecord.period_start == start
+                    ChargeRecord.school_id == school.id,
+                    ChargeRecord.period_start <= end,
+                    ChargeRecord.period_end >= start,
                 )
             )
         )

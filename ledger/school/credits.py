@@ -327,12 +327,29 @@ def waiver_due(db: Session, charge: ChargeRecord) -> int:
 
 
 def _waiver_given(db: Session, charge: ChargeRecord) -> int:
-    moved = db.scalar(
-        select(func.coalesce(func.sum(CreditRecord.household), 0)).where(
-            CreditRecord.charge_id == charge.id, CreditRecord.reason == "waiver"
-        )
-    )
-    return charge.waiver + int(moved)
+    """The waiver the charge still carries, to compare with :func:`waiver_due`.
+
+    What billing waived plus late-waiver moves, less the part of it that withdrawal
+    credits gave back: they return the unused days' share of what each payer carries,
+    the waiver's cover party included, just as :func:`waiver_due` leaves those days out.
+    """
+    carried = charge.waiver
+    cover = charge.waiver_cover
+    # What the cover party carries of the charge: its own share and the waiver.
+    own = {"government": charge.government, "school": charge.school, "absorbed": 0}
+    part = own[cover] + charge.waiver
+    for credit in db.scalars(
+        select(CreditRecord).where(CreditRecord.charge_id == charge.id).order_by(CreditRecord.id)
+    ):
+        if credit.reason == "waiver":
+            carried += credit.household
+            part += credit.household
+            continue
+        share = getattr(credit, cover)
+        if credit.reason == "withdrawal" and part > 0:
+            carried -= round_fen_half_up(share * carried, part)
+        part -= share
+    return carried
 
 
 def post_waiver_credit(
