@@ -246,9 +246,13 @@ def inject_duplicate_charge(db, clean, monkeypatch):  # type: ignore[no-untyped-
 
 
 def inject_charge_after_withdrawal(db, clean, monkeypatch):  # type: ignore[no-untyped-def]
+    # The withdrawal is effective on the charge's first day (the first day the student
+    # no longer attends): the whole period is after the enrolment, the boundary case.
     _, _, enr = clean.students[1]
-    _sql(db, "UPDATE enrolments SET end_date = :d WHERE id = :id", d=D(2026, 8, 31), id=enr.id)
-    return f"charge:{clean.charge(db, 1).id}", {"end_date": "2026-08-31"}
+    charge = clean.charge(db, 1)
+    day = charge.period_start
+    _sql(db, "UPDATE enrolments SET end_date = :d WHERE id = :id", d=day, id=enr.id)
+    return f"charge:{charge.id}", {"end_date": day.isoformat()}
 
 
 def inject_payment_to_vendor(db, clean, monkeypatch):  # type: ignore[no-untyped-def]

@@ -482,7 +482,8 @@ def duplicate_or_stray_charge(db: Session, scope: Scope) -> Iterable[Finding]:
         problems = []
         if (
             c.end_date is not None
-            and c.period_start > c.end_date
+            # end_date is the first day the student no longer attends.
+            and c.period_start >= c.end_date
             # Billed before a withdrawal dated back, then credited in full: nothing is charged.
             and _credited_back(db, c.id) < c.cost
         ):
