@@ -38,11 +38,11 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ledger import books as engine
@@ -97,6 +97,41 @@ Bar = Callable[[str, Iterable[X], int], AbstractContextManager[Iterable[X]]]
 
 def _no_bar(label: str, items: Iterable[X], length: int) -> AbstractContextManager[Iterable[X]]:
     return nullcontext(items)
+
+
+#: On PostgreSQL, refresh the planner's statistics after this many items of a long step.
+ANALYZE_EVERY = 5000
+
+
+def analyze(db: Session) -> None:
+    """``ANALYZE`` on PostgreSQL (nothing on SQLite), inside the seed's one transaction.
+
+    The seed fills empty tables and commits once at the end, so autovacuum never
+    sees its rows: the planner would keep planning for empty tables (a hash join
+    over every payment for each invoice's sums, 27 ms a query instead of 0.05 ms
+    at 150,000 payments). ANALYZE in the transaction samples its own rows.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.flush()
+        db.execute(text("ANALYZE"))
+
+
+def _analysing(db: Session, bar: Bar) -> Bar:
+    """``bar`` that also runs :func:`analyze` every ``ANALYZE_EVERY`` items."""
+
+    @contextmanager
+    def wrapped(label: str, items: Iterable[X], length: int) -> Iterator[Iterable[X]]:
+        with bar(label, items, length) as shown:
+
+            def counted() -> Iterator[X]:
+                for n, item in enumerate(shown, 1):
+                    yield item
+                    if n % ANALYZE_EVERY == 0:
+                        analyze(db)
+
+            yield counted()
+
+    return wrapped
 
 
 FIN = "finance@seed.kehou"
@@ -197,7 +232,7 @@ class _Seeder:
         self.n_students = students
         self.seed = seed
         self.actor = actor
-        self.bar = bar
+        self.bar = _analysing(db, bar)
         self.rng = random.Random(seed)  # noqa: S311 - a demo, not a secret
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
@@ -798,7 +833,7 @@ def seed_district(
     for name, step in seeder.steps():
         t0 = time.perf_counter()
         step()
-        db.flush()
+        analyze(db)
         seconds = time.perf_counter() - t0
         seeder.result.seconds[name] = seconds
         if on_step:

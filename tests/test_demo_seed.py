@@ -190,3 +190,17 @@ def test_uscc_for_makes_valid_codes():
 
     rng = random.Random(1)
     assert all(uscc_problem(uscc_for(rng)) is None for _ in range(200))
+
+
+def test_long_steps_refresh_the_planner_statistics_every_few_thousand_items(monkeypatch):
+    # The seed runs in one transaction that autovacuum never sees: on PostgreSQL it
+    # runs ANALYZE every ANALYZE_EVERY items of a long step (and after each step).
+    from api import demo_seed
+
+    calls = []
+    monkeypatch.setattr(demo_seed, "ANALYZE_EVERY", 10)
+    monkeypatch.setattr(demo_seed, "analyze", lambda db: calls.append(db))
+    bar = demo_seed._analysing("the-session", demo_seed._no_bar)
+    with bar("step", range(25), 25) as items:
+        assert list(items) == list(range(25))
+    assert calls == ["the-session", "the-session"]
