@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from flask_smorest import abort
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import Session
 
 from ledger.books import Book
@@ -118,16 +118,7 @@ def user_for_token(db: Session, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     digest = hash_token(token)
-    row = db.execute(
-        select(User, ApiToken.token_hash)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == digest,
-            ApiToken.revoked_at.is_(None),
-            User.is_active.is_(True),
-        )
-        .limit(1)
-    ).first()
+    row = db.execute(_TOKEN_USER, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row[1].encode(), digest.encode()):
         return None
     return row[0]
@@ -189,41 +180,60 @@ def actor() -> str:
     return g.user.email
 
 
-def can_see_book(db: Session, user: User, book: Book) -> bool:
+def visible_book(db: Session, user: User, code: str) -> Book | None:
+    """The book ``code`` if the user may see it, else None, in one query (every request on a
+    book asks first). Admins and auditors see every book; finance users the books they
+    created or were granted and those of their schools and districts; nobody else any."""
     if user.role in (Role.ADMIN, Role.AUDITOR):
-        return True
+        return db.scalar(_BOOK_BY_CODE, {"code": code})
     if user.role == Role.FINANCE:
-        if book.created_by == f"user:{user.id}":
-            return True
-        granted = db.scalar(
-            select(BookAccess.book_id).where(
-                BookAccess.user_id == user.id, BookAccess.book_id == book.id
-            )
+        return db.scalar(
+            _VISIBLE_BOOK_BY_CODE,
+            {"code": code, "user_id": user.id, "created_by": f"user:{user.id}"},
         )
-        if granted is not None:
-            return True
-        from .scope import book_ids_of_schools
+    return None
 
-        return book.id in (book_ids_of_schools(db, user) or set())
-    return False
+
+def _visible_to(user_id: Any, created_by: Any) -> Any:
+    """The finance rule of :func:`visible_books_filter` for a user id and creator tag, which
+    may be values or bound parameters."""
+    from ledger.school.models import School
+
+    from .models import UserDistrict, UserSchool
+
+    granted = select(BookAccess.book_id).where(BookAccess.user_id == user_id)
+    schools = select(School.book_id).where(
+        School.id.in_(select(UserSchool.school_id).where(UserSchool.user_id == user_id))
+        | School.district_id.in_(
+            select(UserDistrict.district_id).where(UserDistrict.user_id == user_id)
+        )
+    )
+    return (Book.created_by == created_by) | Book.id.in_(granted) | Book.id.in_(schools)
 
 
 def visible_books_filter(user: User) -> Any:
     """A WHERE clause limiting ``Book`` to what the user may see."""
     if user.role in (Role.ADMIN, Role.AUDITOR):
-        return True
-    from ledger.school.models import School
+        return true()
+    return _visible_to(user.id, f"user:{user.id}")
 
-    from .models import UserDistrict, UserSchool
 
-    granted = select(BookAccess.book_id).where(BookAccess.user_id == user.id)
-    schools = select(School.book_id).where(
-        School.id.in_(select(UserSchool.school_id).where(UserSchool.user_id == user.id))
-        | School.district_id.in_(
-            select(UserDistrict.district_id).where(UserDistrict.user_id == user.id)
-        )
+# Built once: constructing a statement costs more Python than running it, and these two run
+# on every request (the token, then the book in the path).
+_TOKEN_USER = (
+    select(User, ApiToken.token_hash)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        User.is_active.is_(True),
     )
-    return (Book.created_by == f"user:{user.id}") | Book.id.in_(granted) | Book.id.in_(schools)
+    .limit(1)
+)
+_BOOK_BY_CODE = select(Book).where(Book.code == bindparam("code"))
+_VISIBLE_BOOK_BY_CODE = _BOOK_BY_CODE.where(
+    _visible_to(bindparam("user_id"), bindparam("created_by"))
+)
 
 
 def _view_roles() -> frozenset[str] | None:
@@ -275,8 +285,8 @@ def _authorize() -> None:
         abort(403, message=f"the {user.role} role may not {request.method} this resource")
     code = (request.view_args or {}).get("book")
     if code is not None:
-        book = session().scalar(select(Book).where(Book.code == code))
-        if book is None or not can_see_book(session(), user, book):
+        book = visible_book(session(), user, code)
+        if book is None:
             abort(404, message=f"no book {code!r}")
         g.book = book
 

@@ -57,6 +57,28 @@ def _within(ids: set[int] | None, value: int) -> bool:
     return ids is ALL or value in ids
 
 
+def household_visible(db: Session, user: User, household: Household) -> bool:
+    """The rule of :func:`household_ids` for one household, in one query: a statement or a
+    student lookup must not read every household of the caller's districts."""
+    if user.role in (Role.ADMIN, Role.AUDITOR):
+        return True
+    if user.role == Role.PARENT:
+        link = select(UserHousehold.household_id).where(
+            UserHousehold.user_id == user.id, UserHousehold.household_id == household.id
+        )
+        return db.scalar(link) is not None
+    if user.role == Role.FINANCE:
+        direct = select(UserDistrict.district_id).where(
+            UserDistrict.user_id == user.id, UserDistrict.district_id == household.district_id
+        )
+        through_school = select(School.district_id).where(
+            School.district_id == household.district_id,
+            School.id.in_(select(UserSchool.school_id).where(UserSchool.user_id == user.id)),
+        )
+        return db.scalar(direct.union_all(through_school).limit(1)) is not None
+    return False
+
+
 def school_in_scope(db: Session, code: str) -> School:
     school = db.scalar(select(School).where(School.code == code))
     if school is None or not _within(school_ids(db, g.user), school.id):
@@ -93,7 +115,7 @@ def district_whole_in_scope(db: Session, code: str) -> District:
 
 def household_in_scope(db: Session, household_id: int) -> Household:
     household = db.get(Household, household_id)
-    if household is None or not _within(household_ids(db, g.user), household.id):
+    if household is None or not household_visible(db, g.user, household):
         raise NotFound(f"no household {household_id}")
     return household
 
@@ -104,7 +126,8 @@ def student_in_scope(db: Session, student_id: int) -> Student:
     if student is None:
         raise NotFound(f"no student {student_id}")
     if g.user.role == Role.PARENT:
-        if not _within(household_ids(db, g.user), student.household_id):
+        household = db.get(Household, student.household_id)
+        if household is None or not household_visible(db, g.user, household):
             raise NotFound(f"no student {student_id}")
     elif not _within(school_ids(db, g.user), student.school_id):
         raise NotFound(f"no student {student_id}")
