@@ -35,20 +35,24 @@ def record(
     in_request = bool(g) and "user" in g
     if detail and detail.get("key") and request:
         detail = {**detail, "body": fingerprint()}
-    # A Core insert, not an ORM object: every write request ends here, and the unit of work
-    # costs more than the insert itself. The row is in the transaction either way.
+    # A Core insert built once, not an ORM object: every write request ends here, and the
+    # unit of work costs more than the insert itself. The row is in the transaction either way.
     db.execute(
-        insert(AuditRecord.__table__).values(
-            user_id=user_id if user_id is not None else (g.user.id if in_request else None),
-            actor=actor or (g.user.email if in_request else "system"),
-            action=action,
-            target=target,
-            request_id=g.get("request_id") if g else None,
-            method=request.method if request else None,
-            path=request.path[:500] if request else None,
-            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
-        )
+        _INSERT,
+        {
+            "user_id": user_id if user_id is not None else (g.user.id if in_request else None),
+            "actor": actor or (g.user.email if in_request else "system"),
+            "action": action,
+            "target": target,
+            "request_id": g.get("request_id") if g else None,
+            "method": request.method if request else None,
+            "path": request.path[:500] if request else None,
+            "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+        },
     )
+
+
+_INSERT = insert(AuditRecord.__table__)
 
 
 def commit(action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
