@@ -47,6 +47,35 @@ class _Payable:
     amount: int
 
 
+#: Payables looked up per query when checking a batch against the live ones.
+_CHUNK = 500
+
+
+def _in_live_batches(
+    db: Session, payables: list[_Payable]
+) -> dict[tuple[str, int], tuple[int, str]]:
+    """The payables already in a live batch, with that batch's id and status: one query per
+    source and 500 payables, not one per payable (a month's payroll has hundreds)."""
+    by_source: dict[str, list[int]] = {}
+    for p in payables:
+        by_source.setdefault(p.source, []).append(p.source_id)
+    taken: dict[tuple[str, int], tuple[int, str]] = {}
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), _CHUNK):
+            rows = db.execute(
+                select(PayoutItem.source_id, PayoutBatch.id, PayoutBatch.status)
+                .join(PayoutBatch, PayoutItem.batch_id == PayoutBatch.id)
+                .where(
+                    PayoutItem.source == source,
+                    PayoutItem.source_id.in_(ids[i : i + _CHUNK]),
+                    PayoutItem.live == 1,
+                )
+            )
+            for source_id, batch_id, status in rows:
+                taken[source, source_id] = (batch_id, status)
+    return taken
+
+
 def _payable(db: Session, school: School, source: str, source_id: int, method: str) -> _Payable:
     if source in ("pay_line", "tax"):
         line = db.get(PayLine, source_id)
@@ -109,21 +138,14 @@ def create_batch(
                 field="items",
             )
         payables.append(_payable(db, school, source, source_id, method))
+    taken = _in_live_batches(db, payables)
     for p in payables:
-        taken = db.execute(
-            select(PayoutBatch.id, PayoutBatch.status)
-            .join(PayoutItem, PayoutItem.batch_id == PayoutBatch.id)
-            .where(
-                PayoutItem.source == p.source,
-                PayoutItem.source_id == p.source_id,
-                PayoutItem.live == 1,
-            )
-        ).first()
-        if taken is not None:
-            code = "already_paid" if taken.status == "paid" else "already_in_batch"
+        if (p.source, p.source_id) in taken:
+            batch_id, status = taken[p.source, p.source_id]
+            code = "already_paid" if status == "paid" else "already_in_batch"
             raise Conflict(
                 code,
-                f"{p.source} {p.source_id} ({p.payee}) is in batch {taken.id}, {taken.status}",
+                f"{p.source} {p.source_id} ({p.payee}) is in batch {batch_id}, {status}",
                 field="items",
             )
     batch = PayoutBatch(
