@@ -207,21 +207,26 @@ def create_pay_rate(
     return rate
 
 
-def _rate_for(db: Session, school_id: int, staff_kind: str, kind: str, day: dt.date) -> PayRate:
-    rate = db.scalar(
-        select(PayRate).where(
-            PayRate.school_id == school_id,
-            PayRate.staff_kind == staff_kind,
-            PayRate.programme_kind == kind,
-            PayRate.valid_from <= day,
-            PayRate.valid_to >= day,
-        )
-    )
-    if rate is None:
+class _Rates:
+    """A school's pay rates, read once for a pay run and looked up per session by date.
+
+    A month's run prices every session of every person; a query per session was most of a
+    large district's pay runs. Rates of one kind never overlap (:func:`create_rate`)."""
+
+    def __init__(self, db: Session, school_id: int) -> None:
+        self._by_kind: dict[tuple[str, str], list[PayRate]] = defaultdict(list)
+        for rate in db.scalars(
+            select(PayRate).where(PayRate.school_id == school_id).order_by(PayRate.valid_from)
+        ):
+            self._by_kind[rate.staff_kind, rate.programme_kind].append(rate)
+
+    def on(self, staff_kind: str, kind: str, day: dt.date) -> PayRate:
+        for rate in self._by_kind.get((staff_kind, kind), ()):
+            if rate.valid_from <= day <= rate.valid_to:
+                return rate
         raise RuleBroken(
             "no_pay_rate", f"no {staff_kind} rate for {kind} on {day}: add one, then run again"
         )
-    return rate
 
 
 # --------------------------------------------------------------------------- hours
@@ -351,7 +356,7 @@ def _session_amount(rate: PayRate, hours: ServiceHours) -> Fraction:
 
 
 def _month_pay(
-    db: Session, school: School, staff: StaffMember, rows: list[ServiceHours]
+    db: Session, school: School, staff: StaffMember, rows: list[ServiceHours], rates: _Rates
 ) -> MonthPay:
     pay = MonthPay(staff)
     kinds = dict(
@@ -362,7 +367,7 @@ def _month_pay(
         ).all()
     )
     for h in sorted(rows, key=lambda r: (r.service_date, r.start_time)):
-        rate = _rate_for(db, school.id, staff.kind, kinds[h.programme_id], h.service_date)
+        rate = rates.on(staff.kind, kinds[h.programme_id], h.service_date)
         amount = _session_amount(rate, h)
         pay.exact += amount
         if rate.monthly_cap is not None:
@@ -438,9 +443,10 @@ def run_pay(
     db.add(run)
     db.flush()
     lines = []
+    rates = _Rates(db, school.id)
     for staff_id, rows in by_staff.items():
         staff = db.get(StaffMember, staff_id)
-        lines.append(_pay_person(db, school, run, staff, rows, first, last, on, actor))
+        lines.append(_pay_person(db, school, run, staff, rows, rates, first, last, on, actor))
     return PayRunResult(run, lines, already or 0)
 
 
@@ -450,6 +456,7 @@ def _pay_person(
     run: PayRun,
     staff: StaffMember,
     new: list[ServiceHours],
+    rates: _Rates,
     first: dt.date,
     last: dt.date,
     on: dt.date,
@@ -474,8 +481,8 @@ def _pay_person(
     )
     month_gross_before = sum(line.gross for line in earlier)
     month_tax_before = sum(line.tax for line in earlier)
-    whole = _month_pay(db, school, staff, paid_before + new)
-    this = _month_pay(db, school, staff, new)
+    whole = _month_pay(db, school, staff, paid_before + new, rates)
+    this = _month_pay(db, school, staff, new, rates)
     month_gross = max(whole.gross, month_gross_before)
     gross = month_gross - month_gross_before
     kind = "labour_fee" if staff.kind == "external" else "stipend"
