@@ -8,8 +8,10 @@ not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from ledger.books.errors import NotFound
@@ -30,13 +32,19 @@ def school_ids(db: Session, user: User) -> set[int] | None:
     return ids
 
 
+def _districts_of(user_id: int) -> Any:
+    """The districts a user is linked to, directly or through one of their schools."""
+    schools = select(UserSchool.school_id).where(UserSchool.user_id == user_id)
+    return union(
+        select(UserDistrict.district_id).where(UserDistrict.user_id == user_id),
+        select(School.district_id).where(School.id.in_(schools)),
+    )
+
+
 def district_ids(db: Session, user: User) -> set[int] | None:
     if user.role in (Role.ADMIN, Role.AUDITOR):
         return ALL
-    ids = set(db.scalars(select(UserDistrict.district_id).where(UserDistrict.user_id == user.id)))
-    schools = select(UserSchool.school_id).where(UserSchool.user_id == user.id)
-    ids.update(db.scalars(select(School.district_id).where(School.id.in_(schools))))
-    return ids
+    return set(db.scalars(_districts_of(user.id)))
 
 
 def household_ids(db: Session, user: User) -> set[int] | None:
@@ -68,14 +76,7 @@ def household_visible(db: Session, user: User, household: Household) -> bool:
         )
         return db.scalar(link) is not None
     if user.role == Role.FINANCE:
-        direct = select(UserDistrict.district_id).where(
-            UserDistrict.user_id == user.id, UserDistrict.district_id == household.district_id
-        )
-        through_school = select(School.district_id).where(
-            School.district_id == household.district_id,
-            School.id.in_(select(UserSchool.school_id).where(UserSchool.user_id == user.id)),
-        )
-        return db.scalar(direct.union_all(through_school).limit(1)) is not None
+        return household.district_id in district_ids(db, user)
     return False
 
 

@@ -211,7 +211,7 @@ class _Rates:
     """A school's pay rates, read once for a pay run and looked up per session by date.
 
     A month's run prices every session of every person; a query per session was most of a
-    large district's pay runs. Rates of one kind never overlap (:func:`create_rate`)."""
+    large district's pay runs. Rates of one kind never overlap (:func:`create_pay_rate`)."""
 
     def __init__(self, db: Session, school_id: int) -> None:
         self._by_kind: dict[tuple[str, str], list[PayRate]] = defaultdict(list)
@@ -356,7 +356,7 @@ def _session_amount(rate: PayRate, hours: ServiceHours) -> Fraction:
 
 
 def _month_pay(
-    db: Session, school: School, staff: StaffMember, rows: list[ServiceHours], rates: _Rates
+    db: Session, staff: StaffMember, rows: list[ServiceHours], rates: _Rates
 ) -> MonthPay:
     pay = MonthPay(staff)
     kinds = dict(
@@ -481,8 +481,8 @@ def _pay_person(
     )
     month_gross_before = sum(line.gross for line in earlier)
     month_tax_before = sum(line.tax for line in earlier)
-    whole = _month_pay(db, school, staff, paid_before + new, rates)
-    this = _month_pay(db, school, staff, new, rates)
+    whole = _month_pay(db, staff, paid_before + new, rates)
+    this = _month_pay(db, staff, new, rates)
     month_gross = max(whole.gross, month_gross_before)
     gross = month_gross - month_gross_before
     kind = "labour_fee" if staff.kind == "external" else "stipend"
